@@ -51,3 +51,9 @@ class VerificationFailed(JpegzipError):
     """Internal signal: decoding our own output did not give the input back."""
 
     code = "verification-failed"
+
+
+class OutputExists(JpegzipError):
+    """The output file already exists (or is the input) and overwriting was not asked for."""
+
+    code = "output-exists"

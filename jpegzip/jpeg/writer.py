@@ -1,0 +1,36 @@
+"""JpegRecord -> JPEG bytes: raw bytes with every scan's entropy-coded segment re-encoded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import VerificationFailed
+from .blocks import component_offsets, scan_block_order
+from .huffman import stack_encode_tables
+from .record import JpegRecord, scan_mode
+from .scan_encode import ENCODE_OK, encode_scan
+
+
+def write_jpeg(record: JpegRecord) -> bytes:
+    """Rebuild the JPEG. Raises VerificationFailed if a scan cannot be re-encoded as recorded."""
+    frame = record.layout.frame
+    offsets = component_offsets(frame)
+    parts, previous = [], 0
+    for scan, info in zip(record.layout.scans, record.side, strict=True):
+        order, block_comp, blocks_per_mcu = scan_block_order(frame, scan, offsets)
+        dc_codes, dc_lengths = stack_encode_tables(list(scan.dc_tables))
+        ac_codes, ac_lengths = stack_encode_tables(list(scan.ac_tables))
+        out = np.zeros(info.entropy_coded_length + 2, dtype=np.uint8)
+        status, written = encode_scan(
+            out, order, block_comp, blocks_per_mcu, scan.restart_interval,
+            dc_codes, dc_lengths, ac_codes, ac_lengths, record.coefficients,
+            scan_mode(frame.progressive, scan), scan.ss, scan.se, scan.al,
+            info.pad_bits, info.reset_points, info.extra_zero_runs,
+        )  # fmt: skip
+        if status != ENCODE_OK or written != info.entropy_coded_length:
+            raise VerificationFailed(f"scan re-encode differs (status {status})")
+        parts.append(record.raw[previous : scan.offset])
+        parts.append(out[:written].tobytes())
+        previous = scan.offset
+    parts.append(record.raw[previous:])
+    return b"".join(parts)
