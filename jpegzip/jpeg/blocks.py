@@ -13,11 +13,14 @@ from .markers import Frame, ScanHeader
 
 def component_offsets(frame: Frame) -> np.ndarray:
     """Start row of each component's blocks in the shared coefficient array, plus the total."""
-    sizes = [rows * cols for rows, cols in (frame.padded_grid(i) for i in range(len(frame.components)))]
+    grids = (frame.padded_grid(i) for i in range(len(frame.components)))
+    sizes = [rows * cols for rows, cols in grids]
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-def scan_block_order(frame: Frame, scan: ScanHeader, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def scan_block_order(
+    frame: Frame, scan: ScanHeader, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Blocks of a scan in coding order.
 
     Returns (block rows into the coefficient array, scan-component index of each block,

@@ -47,7 +47,7 @@ class HuffmanTable:
         """(length, symbol) for every 16-bit window; length 0 marks an invalid code."""
         lengths = np.zeros(1 << LOOKUP_BITS, dtype=np.uint8)
         symbols = np.zeros(1 << LOOKUP_BITS, dtype=np.uint8)
-        for code, length, symbol in zip(self._codes, self._lengths, self.symbols):
+        for code, length, symbol in zip(self._codes, self._lengths, self.symbols, strict=True):
             start = code << (LOOKUP_BITS - int(length))
             stop = (code + 1) << (LOOKUP_BITS - int(length))
             lengths[start:stop] = length

@@ -234,7 +234,7 @@ class _Walker:
             raise Unsupported("bad-scan-header", "bad successive approximation")
         needs_dc = scan.ss == 0 and scan.ah == 0
         needs_ac = scan.se > 0
-        for dc, ac in zip(scan.dc_tables, scan.ac_tables):
+        for dc, ac in zip(scan.dc_tables, scan.ac_tables, strict=True):
             if (needs_dc and dc is None) or (needs_ac and ac is None):
                 raise Unsupported("missing-huffman-table", "a scan uses an undefined table")
 

@@ -71,7 +71,7 @@ def read_jpeg(data: bytes, max_coefficients: int = MAX_COEFFICIENTS) -> JpegReco
     layout = walk_markers(data, reader, max_coefficients)
     assert reader.coefficients is not None
     raw_parts, raw_scans, previous, removed = [], [], 0, 0
-    for scan, info in zip(layout.scans, reader.side):
+    for scan, info in zip(layout.scans, reader.side, strict=True):
         raw_parts.append(data[previous : scan.offset])
         raw_scans.append(dataclasses.replace(scan, offset=scan.offset - removed))
         previous = scan.offset + info.entropy_coded_length

@@ -74,8 +74,8 @@ def pack_side_info(side: list[ScanSideInfo]) -> bytes:
     """Side information as bytes: a count, per-scan counts, then the arrays in scan order."""
     parts = [struct.pack("<I", len(side))]
     for info in side:
-        parts.append(_SCAN_COUNTS.pack(info.entropy_coded_length, info.pad_bits.size,
-                                       info.reset_points.size, len(info.extra_zero_runs)))  # fmt: skip
+        counts = (info.pad_bits.size, info.reset_points.size, len(info.extra_zero_runs))
+        parts.append(_SCAN_COUNTS.pack(info.entropy_coded_length, *counts))
     for info in side:
         parts.append(info.pad_bits.astype(np.uint8).tobytes())
         parts.append(np.diff(info.reset_points, prepend=0).astype("<i4").tobytes())
@@ -97,7 +97,8 @@ def unpack_side_info(data: bytes) -> list[ScanSideInfo]:
             pos += pads
             reset_points = np.cumsum(np.frombuffer(data, "<i4", resets, pos), dtype=np.int64)
             pos += 4 * resets
-            zero_runs = np.frombuffer(data, "<i4", 2 * runs, pos).astype(np.int64).reshape(runs, 2)
+            zero_runs = np.frombuffer(data, "<i4", 2 * runs, pos).astype(np.int64)
+            zero_runs = zero_runs.reshape(runs, 2)
             pos += 8 * runs
             side.append(ScanSideInfo(length, pad_bits, reset_points, zero_runs))
     except struct.error as error:

@@ -171,7 +171,8 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                         run += 1
                         continue
                     while run > 15 and k <= last_new:
-                        _flush_eob_run(out, state, ac_codes, ac_lengths, t, eob_run, pending, n_pending)
+                        _flush_eob_run(
+                            out, state, ac_codes, ac_lengths, t, eob_run, pending, n_pending)
                         eob_run = 0
                         n_pending = 0
                         _symbol(out, state, ac_codes, ac_lengths, t, 0xF0)
@@ -197,7 +198,8 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                     pending[n_pending : n_pending + n_corrections] = corrections[:n_corrections]
                     n_pending += n_corrections
                     if eob_run == 0x7FFF:
-                        _flush_eob_run(out, state, ac_codes, ac_lengths, t, eob_run, pending, n_pending)
+                        _flush_eob_run(
+                            out, state, ac_codes, ac_lengths, t, eob_run, pending, n_pending)
                         eob_run = 0
                         n_pending = 0
             if state[_ERROR] != 0:
