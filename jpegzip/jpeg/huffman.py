@@ -7,7 +7,7 @@ its symbols (T.81 Annex C). The DHT therefore fixes the code completely.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -45,14 +45,7 @@ class HuffmanTable:
     @cached_property
     def decode_lookup(self) -> tuple[np.ndarray, np.ndarray]:
         """(length, symbol) for every 16-bit window; length 0 marks an invalid code."""
-        lengths = np.zeros(1 << LOOKUP_BITS, dtype=np.uint8)
-        symbols = np.zeros(1 << LOOKUP_BITS, dtype=np.uint8)
-        for code, length, symbol in zip(self._codes, self._lengths, self.symbols, strict=True):
-            start = code << (LOOKUP_BITS - int(length))
-            stop = (code + 1) << (LOOKUP_BITS - int(length))
-            lengths[start:stop] = length
-            symbols[start:stop] = symbol
-        return lengths, symbols
+        return _decode_lookup(self.counts, self.symbols)
 
     @cached_property
     def encode_table(self) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +58,21 @@ class HuffmanTable:
         codes[symbols] = np.asarray(self._codes, dtype=np.uint16)
         lengths[symbols] = self._lengths
         return codes, lengths
+
+
+@lru_cache(maxsize=64)
+def _decode_lookup(counts: tuple[int, ...], symbols: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical codes tile the 16-bit window space in order, so each code owns one run."""
+    lengths = np.repeat(np.arange(1, 17, dtype=np.int64), counts)
+    spans = np.left_shift(1, LOOKUP_BITS - lengths)
+    used = int(spans.sum())
+    lookup_lengths = np.zeros(1 << LOOKUP_BITS, dtype=np.uint8)
+    lookup_symbols = np.zeros(1 << LOOKUP_BITS, dtype=np.uint8)
+    lookup_lengths[:used] = np.repeat(lengths, spans)
+    lookup_symbols[:used] = np.repeat(np.frombuffer(symbols, dtype=np.uint8), spans)
+    lookup_lengths.flags.writeable = False
+    lookup_symbols.flags.writeable = False
+    return lookup_lengths, lookup_symbols
 
 
 def stack_decode_lookups(tables: list[HuffmanTable | None]) -> tuple[np.ndarray, np.ndarray]:

@@ -103,7 +103,7 @@ def _extend(value, size):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block_sequential(stream, bitpos, dc_len, dc_sym, ac_len, ac_sym, t, coef, b, pred):
     """Returns (status, bitpos, new DC predictor, trailing ZRL count)."""
     window = _peek16(stream, bitpos)
@@ -149,7 +149,7 @@ def _block_sequential(stream, bitpos, dc_len, dc_sym, ac_len, ac_sym, t, coef, b
     return 0, bitpos, pred, zero_runs
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block_ac_first(stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al):
     """Returns (status, bitpos, EOB run started here (0 if none), trailing ZRLs, began with EOB)."""
     k = ss
@@ -204,7 +204,7 @@ def _refine_corrections(stream, bitpos, coef, b, k, se, al):
     return bitpos
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block_ac_refine(stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al):
     """Returns (status, bitpos, EOB run started here (0 if none), began with EOB)."""
     p1 = 1 << al

@@ -8,7 +8,7 @@ from ..errors import VerificationFailed
 from .blocks import component_offsets, scan_block_order
 from .huffman import stack_encode_tables
 from .record import JpegRecord, scan_mode
-from .scan_encode import ENCODE_OK, encode_scan
+from .scan_encode import BLOCK_BYTES_BOUND, ENCODE_OK, encode_scan
 
 
 def write_jpeg(record: JpegRecord, *, exact_lengths: bool = True) -> bytes:
@@ -24,7 +24,7 @@ def write_jpeg(record: JpegRecord, *, exact_lengths: bool = True) -> bytes:
         order, block_comp, blocks_per_mcu = scan_block_order(frame, scan, offsets)
         dc_codes, dc_lengths = stack_encode_tables(list(scan.dc_tables))
         ac_codes, ac_lengths = stack_encode_tables(list(scan.ac_tables))
-        out = np.zeros(info.entropy_coded_length + 2, dtype=np.uint8)
+        out = np.zeros(info.entropy_coded_length + BLOCK_BYTES_BOUND, dtype=np.uint8)
         status, written = encode_scan(
             out, order, block_comp, blocks_per_mcu, scan.restart_interval,
             dc_codes, dc_lengths, ac_codes, ac_lengths, record.coefficients,
