@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from .errors import JpegzipError, OutputExists
+
+if TYPE_CHECKING:
+    from .api import Result
 
 app = typer.Typer(
     name="jpegzip",
@@ -29,9 +32,7 @@ app = typer.Typer(
 _EXIT_FAILED = 1
 _EXIT_INTERRUPTED = 130
 
-Files = Annotated[
-    list[Path], typer.Argument(help="Files to convert.", show_default=False)
-]
+Files = Annotated[list[Path], typer.Argument(help="Files to convert.", show_default=False)]
 Output = Annotated[
     Path | None,
     typer.Option(
@@ -147,12 +148,13 @@ def _describe(error: Exception, source: Path) -> tuple[str, str]:
 
 
 def _print_error(console: Console, source: Path, message: str, code: str) -> None:
+    message = " ".join(message.split())  # one line, whatever the exception's text holds
     line = Text.assemble(("jpegzip: ", "bold red"), f"{source}: {message} [{code}]")
     console.print(line)
 
 
 def _print_result(
-    console: Console, source: Path, destination: Path, result, compressing: bool
+    console: Console, source: Path, destination: Path, result: Result, compressing: bool
 ) -> None:
     sizes = f"{result.bytes_in} -> {result.bytes_out} bytes"
     if result.mode == "stored" and result.stored_reason:

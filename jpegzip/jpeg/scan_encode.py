@@ -142,7 +142,8 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                         run += 1
                         continue
                     while run > 15:
-                        pos, acc, nbits, m = _code(out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
+                        pos, acc, nbits, m = _code(
+                            out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
                         missing |= m
                         run -= 16
                     pos, acc, nbits, m = _value(
@@ -185,11 +186,13 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                             missing |= m
                             eob_run = 0
                             n_pending = 0
-                        pos, acc, nbits, m = _code(out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
+                        pos, acc, nbits, m = _code(
+                            out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
                         missing |= m
                         run -= 16
                         for j in range(n_corrections):
-                            pos, acc, nbits = _put(out, pos, acc, nbits, np.int64(corrections[j]), 1)
+                            pos, acc, nbits = _put(
+                                out, pos, acc, nbits, np.int64(corrections[j]), 1)
                         n_corrections = 0
                     if v > 1:
                         corrections[n_corrections] = v & 1
@@ -205,7 +208,8 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                     pos, acc, nbits, m = _code(
                         out, pos, acc, nbits, ac_codes, ac_lengths, t, (run << 4) | 1)
                     missing |= m
-                    pos, acc, nbits = _put(out, pos, acc, nbits, 0 if coef[b, ZIGZAG[k]] < 0 else 1, 1)
+                    sign = 0 if coef[b, ZIGZAG[k]] < 0 else 1
+                    pos, acc, nbits = _put(out, pos, acc, nbits, sign, 1)
                     for j in range(n_corrections):
                         pos, acc, nbits = _put(out, pos, acc, nbits, np.int64(corrections[j]), 1)
                     n_corrections = 0

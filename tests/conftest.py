@@ -1,0 +1,74 @@
+"""Shared fixtures: small JPEGs made on the fly, a PNG, and a fake lossless codec."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FAKE_MODEL_ID = bytes(range(1, 33))
+
+
+def _make_jpeg(
+    width: int = 48,
+    height: int = 32,
+    mode: str = "RGB",
+    seed: int = 0,
+    **save_options,
+) -> bytes:
+    """A small JPEG of a noisy gradient (noise keeps every coefficient band busy)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.add.outer(np.arange(height) * 3, np.arange(width) * 2) % 256
+    bands = 1 if mode == "L" else 3
+    pixels = ramp[..., None] + rng.integers(-40, 40, size=(height, width, bands))
+    pixels = np.clip(pixels, 0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels[..., 0] if bands == 1 else pixels, mode=mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", **{"quality": 85, **save_options})
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def make_jpeg() -> Callable[..., bytes]:
+    """``make_jpeg(width, height, mode, seed, **Pillow save options)`` -> JPEG bytes."""
+    return _make_jpeg
+
+
+@pytest.fixture
+def jpeg_bytes() -> bytes:
+    return _make_jpeg()
+
+
+@pytest.fixture
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def fake_lossless_codec(monkeypatch) -> Callable[..., None]:
+    """Replace the codec with a trivial one that always takes the lossless path.
+
+    Call the fixture to swap parts: ``fake_lossless_codec(decode=lambda s: b"wrong")``.
+    """
+    from jpegzip import codec
+
+    def install(encode=None, decode=None, model_id=FAKE_MODEL_ID) -> None:
+        monkeypatch.setattr(codec, "model_id", lambda: model_id)
+        monkeypatch.setattr(
+            codec,
+            "encode_lossless",
+            encode or (lambda jpeg: {"header": jpeg[:2], "rest": jpeg[2:]}),
+        )
+        monkeypatch.setattr(
+            codec,
+            "decode_lossless",
+            decode or (lambda sections: sections["header"] + sections["rest"]),
+        )
+
+    install()
+    return install

@@ -1,0 +1,261 @@
+"""compress / decompress: byte-exact round trips, the stored fallback, checks, file writes."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import jpegzip
+from jpegzip import api, codec, container
+from jpegzip.container import Container, Mode
+from jpegzip.errors import (
+    ContainerError,
+    JpegzipError,
+    ModelNotAvailable,
+    NotJpegError,
+    OutputExists,
+    Unsupported,
+)
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "jrz"
+EDGE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "edge"
+EDGE_FILES = sorted(path for path in EDGE.rglob("*") if path.is_file()) if EDGE.is_dir() else []
+FORMS = {
+    "rgb-420": {},
+    "gray": {"mode": "L"},
+    "rgb-444-q95": {"subsampling": 0, "quality": 95},
+    "progressive": {"progressive": True},
+    "odd-size-q30": {"width": 37, "height": 19, "quality": 30},
+}
+
+
+@pytest.mark.parametrize("options", FORMS.values(), ids=FORMS.keys())
+def test_round_trip_is_byte_exact(make_jpeg, options):
+    original = make_jpeg(**options)
+    packed, result = api.compress_with_result(original)
+    assert result.mode in ("lossless", "stored")
+    assert (result.stored_reason is None) == (result.mode == "lossless")
+    assert (result.bytes_in, result.bytes_out) == (len(original), len(packed))
+    assert api.decompress(packed) == original
+    assert jpegzip.decompress(jpegzip.compress(original)) == original
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"hello, world\n", b"\xff", b"\xd8\xff\xe0", b"\x89JRZ\x00\x01"], ids=repr
+)
+def test_non_jpeg_input_is_refused(data):
+    with pytest.raises(NotJpegError):
+        api.compress(data)
+
+
+def test_png_is_refused(png_bytes):
+    with pytest.raises(jpegzip.JpegzipError) as caught:
+        api.compress(png_bytes)
+    assert caught.value.code == "not-jpeg"
+
+
+def test_decompress_refuses_a_jpeg(jpeg_bytes):
+    with pytest.raises(ContainerError, match="bad magic"):
+        api.decompress(jpeg_bytes)
+
+
+def test_fake_codec_takes_the_lossless_path(fake_lossless_codec, jpeg_bytes):
+    packed, result = api.compress_with_result(jpeg_bytes)
+    assert (result.mode, result.stored_reason) == ("lossless", None)
+    parsed = container.read(packed)
+    assert parsed.mode is Mode.LOSSLESS
+    assert parsed.model_id == codec.model_id()
+    assert api.decompress_with_result(packed) == (
+        jpeg_bytes,
+        api.Result("lossless", None, len(packed), len(jpeg_bytes)),
+    )
+
+
+def test_model_id_mismatch_names_both_ids(fake_lossless_codec, jpeg_bytes):
+    packed = api.compress(jpeg_bytes)
+    fake_lossless_codec(model_id=bytes.fromhex("ab" * 32))
+    with pytest.raises(ModelNotAvailable) as caught:
+        api.decompress(packed)
+    message = str(caught.value)
+    assert codec.model_id().hex()[:12] in message
+    assert container.read(packed).model_id.hex()[:12] in message
+    assert len(message) < 100
+
+
+def raise_(error: BaseException):
+    def fail(*args):
+        raise error
+
+    return fail
+
+
+class FakePanic(BaseException):
+    """Stands in for constriction's PanicException, which is not an Exception."""
+
+
+@pytest.mark.parametrize(
+    "encode, decode, reason",
+    [
+        (raise_(Unsupported("arithmetic-coding")), None, "arithmetic-coding"),
+        (None, lambda sections: b"\xff\xd8 wrong bytes", "verification-failed"),
+        (None, raise_(Unsupported("bad-scan")), "bad-scan"),
+        (raise_(RuntimeError("bug")), None, "internal-error: RuntimeError"),
+        (None, raise_(IndexError("bug")), "internal-error: IndexError"),
+        (raise_(FakePanic()), None, "internal-error: FakePanic"),
+        (lambda jpeg: {"": b""}, None, "internal-error: ValueError"),
+    ],
+    ids=["unsupported", "mismatch", "decode-unsupported", "bug", "decode-bug", "panic", "bad-name"],
+)
+def test_model_path_failures_fall_back_to_stored(
+    fake_lossless_codec, jpeg_bytes, encode, decode, reason
+):
+    fake_lossless_codec(encode=encode, decode=decode)
+    packed, result = api.compress_with_result(jpeg_bytes)
+    assert (result.mode, result.stored_reason) == ("stored", reason)
+    assert container.read(packed).mode is Mode.STORED
+    assert api.decompress(packed) == jpeg_bytes
+
+
+def test_interrupt_in_the_codec_is_not_swallowed(fake_lossless_codec, jpeg_bytes):
+    fake_lossless_codec(encode=raise_(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        api.compress(jpeg_bytes)
+
+
+def stored_container(original: bytes, **changes) -> bytes:
+    fields = {
+        "mode": Mode.STORED,
+        "model_id": bytes(32),
+        "original_length": len(original),
+        "original_sha256": container.sha256(original),
+        "sections": container.pack_stored(original),
+    } | changes
+    return container.write(Container(**fields))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"original_sha256": bytes(32)}, "SHA-256 mismatch"),
+        ({"original_length": 5}, "length mismatch"),
+        ({"original_length": 10**9}, "length mismatch"),
+        ({"mode": Mode.LOSSY}, "lossy"),
+    ],
+)
+def test_decompress_never_returns_wrong_bytes(jpeg_bytes, changes, message):
+    with pytest.raises(ContainerError, match=message):
+        api.decompress(stored_container(jpeg_bytes, **changes))
+
+
+def test_golden_files_still_decode(fake_lossless_codec):
+    """Every .jrz in tests/data/jrz must keep decoding to its .jpg (lossless ones: fake codec)."""
+    pairs = sorted(GOLDEN.glob("*.jrz"))
+    assert pairs
+    for packed in pairs:
+        assert api.decompress(packed.read_bytes()) == packed.with_suffix(".jpg").read_bytes()
+
+
+@pytest.mark.skipif(not os.environ.get("JPEGZIP_REGENERATE_GOLDEN"), reason="explicit flag only")
+def test_regenerate_golden_files(fake_lossless_codec, make_jpeg):
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    original = make_jpeg(width=24, height=16, seed=7)
+    (GOLDEN / "stored_v1.jpg").write_bytes(original)
+    (GOLDEN / "stored_v1.jrz").write_bytes(stored_container(original))
+    (GOLDEN / "lossless_fake_model_v1.jpg").write_bytes(original)
+    (GOLDEN / "lossless_fake_model_v1.jrz").write_bytes(api.compress(original))
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch, jpeg_bytes):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    assert blocks
+    (tmp_path / "sample.jpg").write_bytes(jpeg_bytes)
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def test_file_round_trip(tmp_path, jpeg_bytes):
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(jpeg_bytes)
+    result = api.compress_file(source, tmp_path / "photo.jrz")
+    assert result.bytes_out == (tmp_path / "photo.jrz").stat().st_size
+    api.decompress_file(tmp_path / "photo.jrz", tmp_path / "back.jpg")
+    assert (tmp_path / "back.jpg").read_bytes() == jpeg_bytes
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "back.jpg",
+        "photo.jpg",
+        "photo.jrz",
+    ]
+
+
+def test_existing_output_is_kept_unless_forced(tmp_path, jpeg_bytes):
+    source, target = tmp_path / "photo.jpg", tmp_path / "photo.jrz"
+    source.write_bytes(jpeg_bytes)
+    target.write_bytes(b"precious")
+    with pytest.raises(OutputExists):
+        api.compress_file(source, target)
+    assert target.read_bytes() == b"precious"
+    api.compress_file(source, target, force=True)
+    assert api.decompress(target.read_bytes()) == jpeg_bytes
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_output_may_not_be_the_input(tmp_path, jpeg_bytes):
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(jpeg_bytes)
+    with pytest.raises(OutputExists, match="is the input"):
+        api.compress_file(source, source, force=True)
+    assert source.read_bytes() == jpeg_bytes
+
+
+def test_missing_output_folder_is_an_error(tmp_path, jpeg_bytes):
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(jpeg_bytes)
+    with pytest.raises(FileNotFoundError, match="output folder does not exist"):
+        api.compress_file(source, tmp_path / "missing" / "photo.jrz")
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_failed_write_leaves_no_temporary_file(tmp_path, jpeg_bytes, monkeypatch):
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(jpeg_bytes)
+    monkeypatch.setattr(os, "replace", raise_(OSError(28, "No space left on device")))
+    with pytest.raises(OSError, match="No space"):
+        api.compress_file(source, tmp_path / "photo.jrz")
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_failed_compress_writes_nothing(tmp_path):
+    source = tmp_path / "notes.jpg"
+    source.write_bytes(b"not a jpeg")
+    with pytest.raises(NotJpegError):
+        api.compress_file(source, tmp_path / "notes.jrz")
+    assert list(tmp_path.iterdir()) == [source]
+
+
+# --- the shared corpus ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not EDGE_FILES, reason="../shared/corpus/edge is absent")
+@pytest.mark.parametrize(
+    "path", EDGE_FILES, ids=[str(path.relative_to(EDGE)) for path in EDGE_FILES]
+)
+def test_edge_corpus_round_trips_or_is_refused(path):
+    data = path.read_bytes()
+    if not data.startswith(api.START_OF_IMAGE):
+        with pytest.raises(NotJpegError):
+            api.compress(data)
+        return
+    try:
+        packed, result = api.compress_with_result(data)
+    except JpegzipError as error:  # pragma: no cover - the message names the file
+        pytest.fail(f"{path.name}: {error!r}")
+    assert result.mode in ("lossless", "stored")
+    assert api.decompress(packed) == data
