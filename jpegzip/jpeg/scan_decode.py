@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .markers import ZIGZAG_TO_NATURAL as ZIGZAG
+
 # Kernel status codes -> reasons shown to users as "stored (<reason>)".
 OK = 0
 STATUS_REASONS = {
@@ -31,13 +33,6 @@ MODE_SEQUENTIAL, MODE_DC_FIRST, MODE_DC_REFINE, MODE_AC_FIRST, MODE_AC_REFINE = 
 # Zero bytes after the stream so a kernel may read past the end while it detects truncation.
 STREAM_TAIL = 512
 
-ZIGZAG = np.array(
-    [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
-     12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-     35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
-     58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63],
-    dtype=np.int64,
-)  # fmt: skip
 
 
 @njit(cache=True)
@@ -190,8 +185,9 @@ def _block_ac_first(stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al):
 
 
 @njit(cache=True, inline="always")
-def _refine_corrections(stream, bitpos, coef, b, k, se, al):
-    """Correction bits for the already-nonzero coefficients from k to se."""
+def _refine_corrections(stream, bitpos, coef, b, k, se, al, zeros):
+    """Read correction bits of already-nonzero coefficients from k on, passing ``zeros``
+    zero-history coefficients; stop at the next one (or after se). Returns (bitpos, k)."""
     p1 = 1 << al
     while k <= se:
         position = ZIGZAG[k]
@@ -200,8 +196,12 @@ def _refine_corrections(stream, bitpos, coef, b, k, se, al):
             if _bits(stream, bitpos, 1) and (abs(np.int64(value)) & p1) == 0:
                 coef[b, position] = value + p1 if value > 0 else value - p1
             bitpos += 1
+        else:
+            if zeros == 0:
+                break
+            zeros -= 1
         k += 1
-    return bitpos
+    return bitpos, k
 
 
 @njit(cache=True, inline="always")
@@ -232,24 +232,12 @@ def _block_ac_refine(stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al):
                 return _REFINE_ZRL, bitpos, 0, False
             eob_run = (1 << run) + _bits(stream, bitpos, run)
             bitpos += run
-            bitpos = _refine_corrections(stream, bitpos, coef, b, k, se, al)
+            bitpos, k = _refine_corrections(stream, bitpos, coef, b, k, se, al, 64)
             return 0, bitpos, eob_run, first
         else:
             pending_zrl = True
         first = False
-        # Pass already-nonzero coefficients (reading their correction bits) and `run` zeros.
-        while k <= se:
-            position = ZIGZAG[k]
-            value = coef[b, position]
-            if value != 0:
-                if _bits(stream, bitpos, 1) and (abs(np.int64(value)) & p1) == 0:
-                    coef[b, position] = value + p1 if value > 0 else value - p1
-                bitpos += 1
-            else:
-                if run == 0:
-                    break
-                run -= 1
-            k += 1
+        bitpos, k = _refine_corrections(stream, bitpos, coef, b, k, se, al, run)
         if k > se:
             return _SYMBOL, bitpos, 0, False
         if new_value != 0:
@@ -314,7 +302,7 @@ def decode_scan(stream, segment_ends, order, block_comp, blocks_per_mcu, restart
                 bitpos += 1
             elif eob_run > 0:
                 if mode == MODE_AC_REFINE:
-                    bitpos = _refine_corrections(stream, bitpos, coef, b, ss, se, al)
+                    bitpos, _ = _refine_corrections(stream, bitpos, coef, b, ss, se, al, 64)
                 eob_run -= 1
                 previous_in_run = True
             else:

@@ -2,9 +2,8 @@
 
 Mirror of scan_decode: the encoder behaves as libjpeg does (greedy EOB runs capped at
 0x7FFF, ZRLs only before a nonzero coefficient, pad bits 1) except where the scan's side
-information records that the original encoder chose otherwise. The bit writer's state
-(output position, bit accumulator, bit count) lives in local variables threaded through
-inlined helpers, so numba keeps it in registers.
+information records that the original encoder chose otherwise. The bit writer's state is a
+tuple threaded through inlined helpers, so numba keeps it in registers.
 """
 
 from __future__ import annotations
@@ -28,8 +27,9 @@ _BIT_LENGTH = np.array([int(v).bit_length() for v in range(1 << 16)], dtype=np.i
 
 
 @njit(cache=True, inline="always")
-def _put(out, pos, acc, nbits, value, count):
+def _put(out, w, value, count):
     """Append ``count`` low bits of ``value``, stuffing a zero after every 0xFF byte."""
+    pos, acc, nbits, missing = w
     acc = (acc << count) | (value & ((1 << count) - 1))
     nbits += count
     while nbits >= 8:
@@ -40,37 +40,35 @@ def _put(out, pos, acc, nbits, value, count):
         if byte == 0xFF:
             out[pos] = 0
             pos += 1
-    return pos, acc & ((1 << nbits) - 1), nbits
+    return pos, acc & ((1 << nbits) - 1), nbits, missing
 
 
 @njit(cache=True, inline="always")
-def _code(out, pos, acc, nbits, codes, lengths, t, symbol):
-    """Append a Huffman code; the last value is 1 when the table has no code for it."""
+def _code(out, w, codes, lengths, t, symbol):
+    """Append a Huffman code; flags the writer when the table has no code for the symbol."""
     length = np.int64(lengths[t, symbol])
-    pos, acc, nbits = _put(out, pos, acc, nbits, np.int64(codes[t, symbol]), length)
-    return pos, acc, nbits, 1 if length == 0 else 0
+    pos, acc, nbits, missing = _put(out, w, np.int64(codes[t, symbol]), length)
+    return pos, acc, nbits, 1 if length == 0 else missing
 
 
 @njit(cache=True, inline="always")
-def _value(out, pos, acc, nbits, codes, lengths, t, run, value):
+def _value(out, w, codes, lengths, t, run, value):
     """Huffman symbol (run, size) then the value's bits (negative values as value-1)."""
     size = _BIT_LENGTH[abs(value) & 0xFFFF] if abs(value) < 0x10000 else 17
-    pos, acc, nbits, missing = _code(out, pos, acc, nbits, codes, lengths, t, (run << 4) | size)
-    pos, acc, nbits = _put(out, pos, acc, nbits, value - 1 if value < 0 else value, size)
-    return pos, acc, nbits, missing
+    w = _code(out, w, codes, lengths, t, (run << 4) | size)
+    return _put(out, w, value - 1 if value < 0 else value, size)
 
 
 @njit(cache=True)
-def _eob_run(out, pos, acc, nbits, codes, lengths, t, run, corrections, n_corrections):
+def _eob_run(out, w, codes, lengths, t, run, corrections, n_corrections):
     """Write a pending EOB run and the correction bits that wait for it."""
-    missing = 0
     if run > 0:
         size = _BIT_LENGTH[run] - 1
-        pos, acc, nbits, missing = _code(out, pos, acc, nbits, codes, lengths, t, size << 4)
-        pos, acc, nbits = _put(out, pos, acc, nbits, run, size)
+        w = _code(out, w, codes, lengths, t, size << 4)
+        w = _put(out, w, run, size)
     for j in range(n_corrections):
-        pos, acc, nbits = _put(out, pos, acc, nbits, np.int64(corrections[j]), 1)
-    return pos, acc, nbits, missing
+        w = _put(out, w, np.int64(corrections[j]), 1)
+    return w
 
 
 @njit(cache=True)
@@ -83,7 +81,7 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
     expected length is reported as ENCODE_OVERFLOW.
     """
     limit = out.shape[0] - BLOCK_BYTES_BOUND
-    pos, acc, nbits, missing = 0, 0, 0, 0
+    w = (0, 0, 0, 0)  # bit writer: output position, accumulator, bits held, missing-code flag
     blocks = order.shape[0]
     per_segment = restart_interval * blocks_per_mcu if restart_interval > 0 else blocks
     segments = (blocks + per_segment - 1) // per_segment
@@ -100,12 +98,9 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
         for i in range(segment * per_segment, min((segment + 1) * per_segment, blocks)):
             b = order[i]
             t = block_comp[i]
-            m = 0
             if reset_next < resets.shape[0] and resets[reset_next] == i:
                 reset_next += 1
-                pos, acc, nbits, m = _eob_run(
-                    out, pos, acc, nbits, ac_codes, ac_lengths, t, eob_run, pending, n_pending)
-                missing |= m
+                w = _eob_run(out, w, ac_codes, ac_lengths, t, eob_run, pending, n_pending)
                 eob_run = 0
                 n_pending = 0
             extra_zero_runs = 0
@@ -114,12 +109,10 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                 zero_next += 1
             if mode == MODE_SEQUENTIAL or mode == MODE_DC_FIRST:
                 dc = np.int64(coef[b, 0]) >> al
-                pos, acc, nbits, m = _value(
-                    out, pos, acc, nbits, dc_codes, dc_lengths, t, 0, dc - pred[t])
-                missing |= m
+                w = _value(out, w, dc_codes, dc_lengths, t, 0, dc - pred[t])
                 pred[t] = dc
             elif mode == MODE_DC_REFINE:
-                pos, acc, nbits = _put(out, pos, acc, nbits, (np.int64(coef[b, 0]) >> al) & 1, 1)
+                w = _put(out, w, (np.int64(coef[b, 0]) >> al) & 1, 1)
             if mode == MODE_SEQUENTIAL or mode == MODE_AC_FIRST:
                 start = 1 if mode == MODE_SEQUENTIAL else ss
                 end = 63 if mode == MODE_SEQUENTIAL else se
@@ -132,9 +125,7 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                     if v != 0:
                         last = k
                 if mode == MODE_AC_FIRST and eob_run > 0 and (last >= start or extra_zero_runs):
-                    pos, acc, nbits, m = _eob_run(
-                        out, pos, acc, nbits, ac_codes, ac_lengths, t, eob_run, pending, 0)
-                    missing |= m
+                    w = _eob_run(out, w, ac_codes, ac_lengths, t, eob_run, pending, 0)
                     eob_run = 0
                 run = 0
                 for k in range(start, last + 1):
@@ -142,27 +133,19 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                         run += 1
                         continue
                     while run > 15:
-                        pos, acc, nbits, m = _code(
-                            out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
-                        missing |= m
+                        w = _code(out, w, ac_codes, ac_lengths, t, 0xF0)
                         run -= 16
-                    pos, acc, nbits, m = _value(
-                        out, pos, acc, nbits, ac_codes, ac_lengths, t, run, values[k])
-                    missing |= m
+                    w = _value(out, w, ac_codes, ac_lengths, t, run, values[k])
                     run = 0
                 for _ in range(extra_zero_runs):
-                    pos, acc, nbits, m = _code(out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
-                    missing |= m
+                    w = _code(out, w, ac_codes, ac_lengths, t, 0xF0)
                 if last + 1 + 16 * extra_zero_runs <= end:
                     if mode == MODE_SEQUENTIAL:
-                        pos, acc, nbits, m = _code(out, pos, acc, nbits, ac_codes, ac_lengths, t, 0)
-                        missing |= m
+                        w = _code(out, w, ac_codes, ac_lengths, t, 0)
                     else:
                         eob_run += 1
                         if eob_run == 0x7FFF:
-                            pos, acc, nbits, m = _eob_run(
-                                out, pos, acc, nbits, ac_codes, ac_lengths, t, eob_run, pending, 0)
-                            missing |= m
+                            w = _eob_run(out, w, ac_codes, ac_lengths, t, eob_run, pending, 0)
                             eob_run = 0
             elif mode == MODE_AC_REFINE:
                 last_new = -1
@@ -180,38 +163,31 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                         continue
                     while run > 15 and k <= last_new:
                         if eob_run > 0:
-                            pos, acc, nbits, m = _eob_run(
-                                out, pos, acc, nbits, ac_codes, ac_lengths, t, eob_run, pending,
+                            w = _eob_run(
+                                out, w, ac_codes, ac_lengths, t, eob_run, pending,
                                 n_pending)  # fmt: skip
-                            missing |= m
                             eob_run = 0
                             n_pending = 0
-                        pos, acc, nbits, m = _code(
-                            out, pos, acc, nbits, ac_codes, ac_lengths, t, 0xF0)
-                        missing |= m
+                        w = _code(out, w, ac_codes, ac_lengths, t, 0xF0)
                         run -= 16
                         for j in range(n_corrections):
-                            pos, acc, nbits = _put(
-                                out, pos, acc, nbits, np.int64(corrections[j]), 1)
+                            w = _put(out, w, np.int64(corrections[j]), 1)
                         n_corrections = 0
                     if v > 1:
                         corrections[n_corrections] = v & 1
                         n_corrections += 1
                         continue
                     if eob_run > 0:
-                        pos, acc, nbits, m = _eob_run(
-                            out, pos, acc, nbits, ac_codes, ac_lengths, t, eob_run, pending,
+                        w = _eob_run(
+                            out, w, ac_codes, ac_lengths, t, eob_run, pending,
                             n_pending)  # fmt: skip
-                        missing |= m
                         eob_run = 0
                         n_pending = 0
-                    pos, acc, nbits, m = _code(
-                        out, pos, acc, nbits, ac_codes, ac_lengths, t, (run << 4) | 1)
-                    missing |= m
+                    w = _code(out, w, ac_codes, ac_lengths, t, (run << 4) | 1)
                     sign = 0 if coef[b, ZIGZAG[k]] < 0 else 1
-                    pos, acc, nbits = _put(out, pos, acc, nbits, sign, 1)
+                    w = _put(out, w, sign, 1)
                     for j in range(n_corrections):
-                        pos, acc, nbits = _put(out, pos, acc, nbits, np.int64(corrections[j]), 1)
+                        w = _put(out, w, np.int64(corrections[j]), 1)
                     n_corrections = 0
                     run = 0
                 if run > 0 or n_corrections > 0:
@@ -219,25 +195,24 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                     pending[n_pending : n_pending + n_corrections] = corrections[:n_corrections]
                     n_pending += n_corrections
                     if eob_run == 0x7FFF:
-                        pos, acc, nbits, m = _eob_run(
-                            out, pos, acc, nbits, ac_codes, ac_lengths, t, eob_run, pending,
+                        w = _eob_run(
+                            out, w, ac_codes, ac_lengths, t, eob_run, pending,
                             n_pending)  # fmt: skip
-                        missing |= m
                         eob_run = 0
                         n_pending = 0
-            if pos > limit:
+            if w[0] > limit:
                 return ENCODE_OVERFLOW, 0
         if mode == MODE_AC_FIRST or mode == MODE_AC_REFINE:
-            pos, acc, nbits, m = _eob_run(out, pos, acc, nbits, ac_codes, ac_lengths, block_comp[0],
+            w = _eob_run(out, w, ac_codes, ac_lengths, block_comp[0],
                                           eob_run, pending, n_pending)  # fmt: skip
-            missing |= m
-        pos, acc, nbits = _put(out, pos, acc, nbits, np.int64(pads[segment]), (8 - nbits) % 8)
+        w = _put(out, w, np.int64(pads[segment]), (8 - w[2]) % 8)
+        pos, acc, nbits, missing = w
         if segment < segments - 1:
             out[pos] = 0xFF
             out[pos + 1] = 0xD0 + (segment % 8)
-            pos += 2
-        if pos > limit:
+            w = (pos + 2, acc, nbits, missing)
+        if w[0] > limit:
             return ENCODE_OVERFLOW, 0
-    if missing:
+    if w[3]:
         return ENCODE_MISSING_CODE, 0
-    return ENCODE_OK, pos
+    return ENCODE_OK, w[0]
