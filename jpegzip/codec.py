@@ -1,17 +1,40 @@
-"""Glue between the JPEG layer and the coefficient coder: a JPEG <-> named byte sections.
+"""A JPEG <-> named byte sections, through the JPEG layer and the coefficient coder.
 
-STUB (being written): every file is reported Unsupported, so api.py stores it whole.
-The signatures below are the contract api.py relies on.
+Sections of a lossless .jrz (documented in docs/FORMAT.md):
+- ``raw``:    zstd of every byte outside the entropy-coded segments (markers, metadata, tail);
+- ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
+- ``coefficients``: the quantized DCT coefficients, coded by the context model.
+The frame, tables and scan structure are not stored twice: decoding walks ``raw`` again.
 """
 
 from __future__ import annotations
 
-from .errors import Unsupported
+from functools import lru_cache
+
+import zstandard
+
+from .errors import ContainerError
+from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
+from .jpeg.blocks import component_offsets
+from .jpeg.record import JpegRecord
+from .jpeg.writer import write_jpeg
+
+_ZSTD_LEVEL = 19
+# Raw header bytes and side information never legitimately exceed this (limits allocations
+# when a damaged .jrz claims more).
+_MAX_SECTION_BYTES = 1 << 30
+
+
+@lru_cache(maxsize=1)
+def _model():
+    from .model import load_default_model
+
+    return load_default_model()
 
 
 def model_id() -> bytes:
     """SHA-256 of the weights that code the coefficients (32 bytes)."""
-    return bytes(32)
+    return _model().model_id
 
 
 def encode_lossless(jpeg: bytes) -> dict[str, bytes]:
@@ -19,9 +42,52 @@ def encode_lossless(jpeg: bytes) -> dict[str, bytes]:
 
     Raises Unsupported(reason) when the file cannot go through the model.
     """
-    raise Unsupported("not-implemented", "model path not written yet")
+    from .coding import encode_planes
+
+    record = read_jpeg(jpeg)
+    layout = record.layout
+    sampling = [(c.h, c.v) for c in layout.frame.components]
+    compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
+    return {
+        "raw": compressor.compress(record.raw),
+        "scans": compressor.compress(pack_side_info(record.side)),
+        "coefficients": encode_planes(record.planes(), layout.quant_tables, sampling, _model()),
+    }
 
 
 def decode_lossless(sections: dict[str, bytes]) -> bytes:
-    """Rebuild the JPEG bytes from the sections made by ``encode_lossless``."""
-    raise Unsupported("not-implemented", "model path not written yet")
+    """Rebuild the JPEG bytes from the sections made by ``encode_lossless``.
+
+    Damaged or inconsistent sections raise ContainerError (the container's own checksums
+    make that rare; this is the second line).
+    """
+    import numpy as np
+
+    from .coding import decode_planes
+
+    missing = {"raw", "scans", "coefficients"} - sections.keys()
+    if missing:
+        raise ContainerError(f"missing sections: {', '.join(sorted(missing))}")
+    raw = _unzstd(sections["raw"], "raw")
+    side = unpack_side_info(_unzstd(sections["scans"], "scans"))
+    try:
+        layout = read_layout(raw)
+    except Exception as error:  # the header bytes must parse as they did when encoding
+        raise ContainerError(f"raw section does not parse: {error}") from None
+    if len(side) != len(layout.scans):
+        raise ContainerError("scan count differs between the raw and scans sections")
+    frame = layout.frame
+    shapes = [frame.padded_grid(i) for i in range(len(frame.components))]
+    sampling = [(c.h, c.v) for c in frame.components]
+    planes = decode_planes(sections["coefficients"], shapes, layout.quant_tables, sampling, _model())
+    coefficients = np.empty((int(component_offsets(frame)[-1]), 64), dtype=np.int16)
+    for plane, view in zip(planes, split_planes(layout, coefficients), strict=True):
+        view[...] = plane
+    return write_jpeg(JpegRecord(layout, raw, side, coefficients))
+
+
+def _unzstd(data: bytes, name: str) -> bytes:
+    try:
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=_MAX_SECTION_BYTES)
+    except zstandard.ZstdError as error:
+        raise ContainerError(f"{name} section does not decompress: {error}") from None

@@ -1,0 +1,41 @@
+"""Context tables -> constriction entropy models, built once per model and cached.
+
+Every context index owns one fixed categorical table over the symbol alphabet. The
+constriction models are built from float64 probabilities with `perfect=False`, whose
+quantization is deterministic for the pinned constriction version (0.5.x), so encoder and
+decoder get the same fixed-point tables on any machine.
+"""
+
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from .symbols import ALPHABET
+
+_cache: dict[bytes, CoderTables] = {}
+
+
+class CoderTables:
+    """One constriction Categorical per context, plus the uniform model for raw bits."""
+
+    def __init__(self, probabilities: np.ndarray) -> None:
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if probabilities.ndim != 2 or probabilities.shape[1] != ALPHABET:
+            raise ValueError(f"tables must be (contexts, {ALPHABET}), got {probabilities.shape}")
+        if not np.all(probabilities > 0):
+            raise ValueError("every symbol needs a nonzero probability")
+        rows = probabilities / probabilities.sum(axis=1, keepdims=True)
+        self.count = rows.shape[0]
+        self.models = [constriction.stream.model.Categorical(row, perfect=False) for row in rows]
+        self.raw = constriction.stream.model.Uniform()
+
+
+def coder_tables(model) -> CoderTables:
+    """The CoderTables of a context model (anything with .model_id and .probabilities)."""
+    key = bytes(model.model_id)
+    tables = _cache.get(key)
+    if tables is None:
+        tables = CoderTables(model.probabilities)
+        _cache[key] = tables
+    return tables

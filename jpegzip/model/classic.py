@@ -1,0 +1,292 @@
+"""The classic (hand-built) context model: predictions and context indices per coefficient.
+
+Per component the coding runs in three phases, each split into steps that see only what
+earlier steps decoded:
+
+1. the count of nonzero AC coefficients of every block, on a coarse-to-fine lattice,
+   predicted by the mean count of the lattice neighbours (Lepton codes this count first);
+2. the AC coefficients in zigzag order, one frequency per group, each split into the two
+   halves of a checkerboard; a block is coded only while it still has nonzeros to come,
+   so the zeros after its last nonzero cost nothing. Context: component class, frequency,
+   remaining nonzeros, and the magnitudes around (same frequency in the four neighbours for
+   the second half, lower frequencies of the block and of its neighbours for both);
+3. DC last, on the lattice, predicted from the decoded neighbour DCs plus the DC step that
+   edge continuity reads from the AC of both blocks (Lepton's DC idea), which beats any
+   predictor from neighbour DCs alone.
+
+Quantization enters through the coefficients themselves (all contexts are in the
+quantized domain), a bucket of the frequency's quantizer on the AC and a quality bucket on
+the nonzero counts, so one table set serves every quality. Everything is integer arithmetic.
+Components are coded one after the other and independently: the sampling factors are
+accepted for the interface, but chroma does not look at luma (not measured useful yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import ContainerError
+from . import kernels as kn
+
+ZIGZAG = np.array([
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48,
+    41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23,
+    30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+])  # zigzag position -> natural (row-major) index
+NATURAL_TO_ZIGZAG = np.argsort(ZIGZAG)
+
+
+def _zz(u: int, v: int) -> int:
+    return int(NATURAL_TO_ZIGZAG[u * 8 + v]) if 0 <= u < 8 and 0 <= v < 8 else -1
+
+
+UP = np.array([_zz(n // 8 - 1, n % 8) for n in ZIGZAG])  # zigzag index of (u-1, v)
+LEFT = np.array([_zz(n // 8, n % 8 - 1) for n in ZIGZAG])  # zigzag index of (u, v-1)
+
+
+def _lut(edges: list[int], size: int) -> np.ndarray:
+    """Bucket of every integer 0..size-1: how many edges are <= it."""
+    return np.searchsorted(np.array(edges), np.arange(size), side="right").astype(np.int64)
+
+
+AVG_LUT = _lut([1, 2, 3, 4, 6, 8, 11, 15, 20, 26, 33, 42, 52, 64, 80, 100, 130, 170], 253)
+REM_LUT = _lut([2, 3, 4, 5, 7, 10, 15, 21], 64)
+EST_LUT = _lut([1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 19, 24, 30, 38, 48, 60, 80, 110, 150, 200, 280,
+                400, 600, 900, 1400], 1401)
+SPREAD_LUT = _lut([1, 2, 3, 4, 6, 8, 11, 15, 20, 28, 40, 60], 61)
+ACT_LUT = _lut([1, 4, 11], 64)
+QUALITY_EDGES = [2, 3, 5, 8, 12, 18, 27]
+STEP_EDGES = [2, 4, 7, 12, 20]  # buckets of the quantizer of one AC frequency
+# frequency classes: zigzag 1..20 alone, then wider bands
+KPOS = np.array([0] + list(range(20)) + [20] * 3 + [21] * 4 + [22] * 8 + [23] * 9 + [24] * 19)
+
+CLASSES = 2  # luma-like, chroma
+LEVELS = 5  # lattice level classes, see _level
+QUALITIES = len(QUALITY_EDGES) + 1
+STEPS = len(STEP_EDGES) + 1
+N_AVG, N_REM, N_EST = int(AVG_LUT[-1]) + 1, int(REM_LUT[-1]) + 1, int(EST_LUT[-1]) + 1
+N_SPREAD, N_ACT, N_KPOS = int(SPREAD_LUT[-1]) + 1, int(ACT_LUT[-1]) + 1, int(KPOS.max()) + 1
+
+NNZ_BASE = 0
+NNZ_COUNT = CLASSES * LEVELS * QUALITIES * N_AVG
+AC_BASE = NNZ_BASE + NNZ_COUNT
+AC_PER_POSITION = 2 * N_REM * N_EST
+AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
+DC_BASE = AC_BASE + AC_COUNT
+DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
+CONTEXT_COUNT = DC_BASE + DC_COUNT
+
+_EDGE_WEIGHTS = np.array(
+    [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],
+    dtype=np.int64,
+)
+NNZ, AC, DC = 0, 1, 2
+
+
+def context_families() -> np.ndarray:
+    """Coarser parent of every context (used to smooth sparse tables when fitting)."""
+    ctx = np.arange(CONTEXT_COUNT)
+    fam = np.empty(CONTEXT_COUNT, np.int64)
+    nnz = ctx < AC_BASE
+    fam[nnz] = (ctx[nnz] - NNZ_BASE) // N_AVG
+    ac = (ctx >= AC_BASE) & (ctx < DC_BASE)
+    local = ctx[ac] - AC_BASE
+    fam[ac] = 100_000 + (local // AC_PER_POSITION) * N_REM + (local % AC_PER_POSITION) // (
+        2 * N_EST)
+    dc = ctx >= DC_BASE
+    fam[dc] = 200_000 + (ctx[dc] - DC_BASE) // (N_SPREAD * N_ACT)
+    return np.unique(fam, return_inverse=True)[1]
+
+
+def context_groups() -> np.ndarray:
+    """Step group of every context: contexts that one coding step can produce."""
+    ctx = np.arange(CONTEXT_COUNT)
+    group = np.empty(CONTEXT_COUNT, np.int64)
+    group[:AC_BASE] = (ctx[:AC_BASE] - NNZ_BASE) // N_AVG
+    local = ctx[AC_BASE:DC_BASE] - AC_BASE
+    group[AC_BASE:DC_BASE] = 100_000 + (local // AC_PER_POSITION) * 2 + local % 2
+    group[DC_BASE:] = 200_000 + (ctx[DC_BASE:] - DC_BASE) // (N_SPREAD * N_ACT)
+    return group
+
+
+def _level(kind: int, h: int) -> int:
+    if kind == kn.ROOT or h >= 4:
+        return 0
+    return (1 if kind == kn.DIAG else 2) + (2 if h == 1 else 0)
+
+
+def _lattice(height: int, width: int) -> list[tuple[int, int]]:
+    top = 1
+    while top < max(height, width):
+        top *= 2
+    steps = [(kn.ROOT, 0)]
+    h = top // 2
+    while h >= 1:
+        steps += [(kn.DIAG, h), (kn.AXIAL, h)]
+        h //= 2
+    return steps
+
+
+def _quality(quant: np.ndarray) -> int:
+    """Bucket of the mean quantizer of the first 15 AC frequencies."""
+    mean = int(quant[ZIGZAG[1:16]].astype(np.int64).sum()) // 15
+    return int(np.searchsorted(np.array(QUALITY_EDGES), mean, side="right"))
+
+
+class _Component:
+    """Decoder-visible state of one component, plus the truth when encoding."""
+
+    def __init__(self, c: int, shape: tuple[int, int], quant: np.ndarray,
+                 plane: np.ndarray | None) -> None:
+        height, width = int(shape[0]), int(shape[1])
+        self.cls = 1 if c in (1, 2) else 0
+        self.quality = _quality(quant)
+        self.step = np.searchsorted(STEP_EDGES, quant[ZIGZAG], side="right").tolist()
+        self.q = quant.astype(np.int64)
+        self.z = np.zeros((height, width, 64), np.int32)
+        self.nnz = np.zeros((height, width), np.int64)
+        self.rem = np.zeros((height, width), np.int64)
+        self.remaining = 0  # nonzero AC coefficients still to decode in this component
+        self.paths: tuple[np.ndarray, np.ndarray] | None = None
+        self.active: list[np.ndarray] | None = None  # per half: blocks with nonzeros left
+        self.active_count = [0, 0]
+        self.truth = None
+        if plane is not None:
+            if plane.shape != (height, width, 64):
+                raise ValueError(f"plane {c} has shape {plane.shape}, expected (h, w, 64)")
+            if plane.dtype != np.int16 and plane.size and (
+                    plane.min() < -32768 or plane.max() > 32767):
+                raise ValueError(f"plane {c} holds values outside int16")
+            self.truth = np.ascontiguousarray(plane, dtype=np.int16)
+
+    def start_ac(self) -> None:
+        """List, per checkerboard half, the blocks that have nonzero AC to decode."""
+        height, width = self.nnz.shape
+        parity = np.add.outer(np.arange(height), np.arange(width)) % 2
+        self.active = [np.flatnonzero((self.nnz > 0) & (parity == half)) for half in (0, 1)]
+        self.active_count = [a.size for a in self.active]
+
+
+class ClassicSession:
+    """One image: the step schedule and the state both coder sides rebuild step by step."""
+
+    def __init__(self, cmap, shapes, quant_tables, sampling, planes) -> None:
+        self.cmap = cmap
+        if not 1 <= len(shapes) <= 4 or len(quant_tables) != len(shapes):
+            raise ValueError("need 1..4 components, one quantization table each")
+        if len(sampling) != len(shapes) or (planes is not None and len(planes) != len(shapes)):
+            raise ValueError("need one plane and one sampling factor pair per component")
+        self.comps = []
+        self.steps: list[tuple[int, int, int, int]] = []
+        for c, shape in enumerate(shapes):
+            quant = np.asarray(quant_tables[c]).reshape(64)
+            if quant.min() < 1 or quant.max() > 65535:
+                raise ValueError("quantization values must be 1..65535")
+            plane = None if planes is None else np.asarray(planes[c])
+            self.comps.append(_Component(c, shape, quant, plane))
+            if shape[0] < 1 or shape[1] < 1:
+                continue
+            lattice = _lattice(int(shape[0]), int(shape[1]))
+            self.steps += [(c, NNZ, kind, h) for kind, h in lattice]
+            self.steps += [(c, AC, k, half) for k in range(1, 64) for half in (0, 1)]
+            self.steps += [(c, DC, kind, h) for kind, h in lattice]
+        self.step_count = len(self.steps)
+        size = max(1, max(int(s[0]) * int(s[1]) for s in shapes))
+        self.idx = np.empty(size, np.int64)
+        self.pred = np.empty(size, np.int32)
+        self.ctx = np.empty(size, np.int32)
+        self.n = 0
+
+    def contexts(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Prediction and context of each symbol of the step (valid until the next call)."""
+        c, phase, a, b = self.steps[step]
+        comp = self.comps[c]
+        if phase == AC:
+            if comp.remaining <= 0 or (comp.active is not None and comp.active_count[b] == 0):
+                self.n = 0
+            else:
+                if comp.active is None:
+                    comp.start_ac()
+                base = AC_BASE + ((comp.cls * N_KPOS + int(KPOS[a])) * STEPS
+                                  + comp.step[a]) * AC_PER_POSITION + b
+                self.n, comp.active_count[b] = kn.ac_contexts(
+                    comp.z, comp.rem, comp.active[b], comp.active_count[b], a, b, int(UP[a]),
+                    int(LEFT[a]), base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
+                    self.ctx)
+        elif phase == NNZ:
+            base = NNZ_BASE + ((comp.cls * LEVELS + _level(a, b)) * QUALITIES
+                               + comp.quality) * N_AVG
+            self.n = kn.nnz_contexts(comp.nnz, a, b, base, AVG_LUT, self.cmap, self.idx,
+                                     self.pred, self.ctx)
+        else:
+            if comp.paths is None:
+                comp.paths = kn.dc_paths(comp.z, NATURAL_TO_ZIGZAG[:8].copy(),
+                                         NATURAL_TO_ZIGZAG[::8].copy(), comp.q[:8].copy(),
+                                         comp.q[::8].copy(), _EDGE_WEIGHTS)
+            cx, cy = comp.paths
+            base = DC_BASE + (comp.cls * LEVELS + _level(a, b)) * N_SPREAD * N_ACT
+            self.n = kn.dc_contexts(comp.z, comp.nnz, cx, cy, int(comp.q[0]), a, b, base,
+                                    SPREAD_LUT, ACT_LUT, N_ACT, self.cmap, self.idx,
+                                    self.pred, self.ctx)
+        return self.pred[: self.n], self.ctx[: self.n]
+
+    def targets(self, step: int) -> np.ndarray:
+        """Encoder only: the true values of the symbols of the last `contexts` call."""
+        c, phase, a, _ = self.steps[step]
+        truth = self.comps[c].truth
+        if truth is None:
+            raise RuntimeError("targets() needs the planes (encoder side)")
+        k = int(ZIGZAG[a]) if phase == AC else (0 if phase == DC else -1)
+        return kn.gather(truth, self.idx[: self.n], k, np.empty(self.n, np.int32))
+
+    def commit(self, step: int, values: np.ndarray) -> None:
+        """Store the decoded values of the step; impossible values mean a damaged stream."""
+        c, phase, a, _ = self.steps[step]
+        comp = self.comps[c]
+        idx = self.idx[: self.n]
+        if phase == AC:
+            got = kn.ac_commit(comp.z, comp.rem, a, idx, values)
+            comp.remaining -= max(got, 0)
+        elif phase == NNZ:
+            got = kn.nnz_commit(comp.nnz, comp.rem, idx, values)
+            comp.remaining += max(got, 0)
+        else:
+            got = kn.dc_commit(comp.z, idx, values)
+        if got < 0:
+            raise ContainerError("coefficient stream: decoded value out of range")
+
+    def finish(self) -> list[np.ndarray]:
+        """The planes in natural order; fails if a block's nonzero count was not met."""
+        out = []
+        for comp in self.comps:
+            if comp.remaining != 0 or (comp.rem.size and comp.rem.max() != 0):
+                raise ContainerError("coefficient stream: nonzero counts do not match")
+            if comp.truth is None:
+                out.append(np.take(comp.z, NATURAL_TO_ZIGZAG, axis=2).astype(np.int16))
+            else:
+                out.append(comp.truth)
+        return out
+
+
+class ClassicModel:
+    """Fixed categorical tables, the map from fine contexts to them, and the weights' id."""
+
+    def __init__(self, probabilities: np.ndarray, context_map: np.ndarray,
+                 model_id: bytes) -> None:
+        context_map = np.ascontiguousarray(context_map, dtype=np.int32)
+        if context_map.shape != (CONTEXT_COUNT,):
+            raise ValueError(f"context map has {context_map.shape}, the model needs "
+                             f"({CONTEXT_COUNT},)")
+        if context_map.min() < 0 or context_map.max() >= probabilities.shape[0]:
+            raise ValueError("context map points outside the tables")
+        self.probabilities = probabilities
+        self.context_map = context_map
+        self.model_id = bytes(model_id)
+
+    def begin(self, shapes: Sequence[tuple[int, int]], quant_tables: Sequence[np.ndarray],
+              sampling: Sequence[tuple[int, int]],
+              planes: Sequence[np.ndarray] | None = None) -> ClassicSession:
+        """Start coding one image (planes given: encoder; None: decoder)."""
+        return ClassicSession(self.context_map, shapes, quant_tables, sampling, planes)

@@ -1,0 +1,157 @@
+"""Planes -> bytes -> planes: lossless for any int16 input; damage raises ContainerError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jpegzip.coding import ALPHABET, decode_planes, encode_planes
+from jpegzip.errors import ContainerError
+from jpegzip.model import load_default_model
+from jpegzip.model.weights import untrained_model
+
+QUANT = np.full(64, 4, np.uint16)
+
+
+@pytest.fixture(params=["default", "untrained"])
+def model(request):
+    return load_default_model() if request.param == "default" else untrained_model(ALPHABET)
+
+
+def photo_like(shape: tuple[int, int], seed: int, scale: float = 8.0) -> np.ndarray:
+    """Sparse coefficients that shrink with frequency, like a quantized photo."""
+    rng = np.random.default_rng(seed)
+    decay = scale / (1.0 + np.arange(64)) ** 0.9
+    values = rng.laplace(0.0, 1.0, size=(*shape, 64)) * decay
+    values[..., 0] = rng.integers(-300, 300, size=shape)
+    return np.round(values).astype(np.int16)
+
+
+def round_trip(planes, model, quants=None, sampling=None):
+    quants = quants or [QUANT] * len(planes)
+    sampling = sampling or [(1, 1)] * len(planes)
+    data = encode_planes(planes, quants, sampling, model)
+    out = decode_planes(data, [p.shape[:2] for p in planes], quants, sampling, model)
+    assert len(out) == len(planes)
+    for a, b in zip(planes, out, strict=True):
+        assert b.dtype == np.int16
+        assert np.array_equal(a, b)
+    return data
+
+
+@pytest.mark.parametrize("components", [1, 3, 4])
+def test_round_trip_components(model, components):
+    planes = [photo_like((9, 13), seed=c) for c in range(components)]
+    round_trip(planes, model)
+
+
+def test_round_trip_chroma_of_other_sizes(model):
+    planes = [photo_like((16, 22), 0), photo_like((8, 11), 1), photo_like((16, 11), 2)]
+    round_trip(planes, model, sampling=[(2, 2), (1, 1), (1, 2)])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (2, 2), (3, 5)])
+def test_round_trip_tiny_grids(model, shape):
+    round_trip([photo_like(shape, 3), photo_like(shape, 4), photo_like(shape, 5)], model)
+
+
+def test_round_trip_extreme_values(model):
+    rng = np.random.default_rng(7)
+    plane = rng.integers(-32768, 32768, size=(5, 6, 64)).astype(np.int16)
+    plane[0, 0, :] = -32768
+    plane[1, 1, :] = 32767
+    plane[2, 2, ::2] = 32767
+    plane[2, 2, 1::2] = -32768
+    round_trip([plane], model)
+
+
+def test_round_trip_all_zero_and_dense(model):
+    zero = np.zeros((4, 4, 64), np.int16)
+    dense = np.ones((4, 4, 64), np.int16) * np.int16(-1)
+    round_trip([zero, dense, zero], model)
+
+
+def test_round_trip_any_quantization(model):
+    planes = [photo_like((6, 6), 1), photo_like((3, 3), 2)]
+    quants = [np.arange(1, 65, dtype=np.uint16), np.full(64, 65535, np.uint16)]
+    round_trip(planes, model, quants=quants, sampling=[(2, 2), (1, 1)])
+
+
+def test_encoding_is_deterministic(model):
+    planes = [photo_like((12, 12), 9)]
+    first = encode_planes(planes, [QUANT], [(1, 1)], model)
+    assert encode_planes(planes, [QUANT], [(1, 1)], model) == first
+
+
+def test_real_jpeg_coefficients_round_trip(tmp_path):
+    from PIL import Image
+
+    jpeglib = pytest.importorskip("jpeglib")
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:75, 0:101]
+    pixels = np.stack([128 + 80 * np.sin(x / 9.0), 100 + y, (x * y) % 256], axis=-1)
+    pixels = np.clip(pixels + rng.normal(0, 8, pixels.shape), 0, 255).astype(np.uint8)
+    path = tmp_path / "synthetic.jpg"
+    Image.fromarray(pixels).save(path, quality=80, subsampling=2)
+    jpeg = jpeglib.read_dct(str(path))
+    comps = [jpeg.Y, jpeg.Cb, jpeg.Cr]
+    planes = [c.reshape(c.shape[0], c.shape[1], 64).astype(np.int16) for c in comps]
+    quants = [jpeg.qt[jpeg.quant_tbl_no[i]].reshape(64).astype(np.uint16) for i in range(3)]
+    data = round_trip(planes, load_default_model(), quants=quants,
+                      sampling=[(2, 2), (1, 1), (1, 1)])
+    assert len(data) < path.stat().st_size
+
+
+def _decode_or_container_error(data, planes, model):
+    try:
+        out = decode_planes(data, [p.shape[:2] for p in planes], [QUANT] * len(planes),
+                            [(1, 1)] * len(planes), model)
+    except ContainerError:
+        return None
+    assert [o.shape for o in out] == [p.shape for p in planes]
+    return out
+
+
+def test_corrupted_streams_raise_container_error_only():
+    model = load_default_model()
+    planes = [photo_like((10, 10), 11), photo_like((5, 5), 12)]
+    data = encode_planes(planes, [QUANT] * 2, [(1, 1)] * 2, model)
+    rng = np.random.default_rng(5)
+    failures = 0
+    for trial in range(60):
+        damaged = bytearray(data)
+        if trial % 3 == 0:
+            damaged = damaged[: 1 + 4 * rng.integers(0, (len(data) - 1) // 4)]
+        else:
+            for _ in range(1 + trial % 4):
+                damaged[rng.integers(1, len(damaged))] ^= 1 << rng.integers(0, 8)
+        if _decode_or_container_error(bytes(damaged), planes, model) is None:
+            failures += 1
+    assert failures > 0
+
+
+@pytest.mark.parametrize("data", [b"", b"\x01\x00", b"\x02" + bytes(8), b"\x01" + b"\xff" * 400])
+def test_malformed_streams(data):
+    planes = [photo_like((4, 4), 0)]
+    _decode_or_container_error(data, planes, load_default_model())
+    if len(data) < 2 or data[0] != 1:
+        with pytest.raises(ContainerError):
+            decode_planes(data, [(4, 4)], [QUANT], [(1, 1)], load_default_model())
+
+
+def test_trailing_data_is_rejected():
+    planes = [photo_like((4, 4), 0)]
+    model = load_default_model()
+    data = encode_planes(planes, [QUANT], [(1, 1)], model)
+    with pytest.raises(ContainerError):
+        decode_planes(data + bytes(64), [(4, 4)], [QUANT], [(1, 1)], model)
+
+
+def test_bad_inputs_are_value_errors():
+    model = load_default_model()
+    with pytest.raises(ValueError):
+        encode_planes([photo_like((2, 2), 0)], [np.zeros(64, np.uint16)], [(1, 1)], model)
+    with pytest.raises(ValueError):
+        encode_planes([np.zeros((2, 2, 63), np.int16)], [QUANT], [(1, 1)], model)
+    with pytest.raises(ValueError):
+        encode_planes([photo_like((2, 2), 0)] * 5, [QUANT] * 5, [(1, 1)] * 5, model)
