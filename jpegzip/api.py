@@ -4,7 +4,9 @@
 input before returning anything; when the model cannot take the file (or fails in any way)
 it stores the file whole and records why. ``decompress`` checks the container, the model id,
 the length and the SHA-256 of the output, so it never returns wrong bytes. File helpers
-write atomically and never overwrite unless asked.
+write atomically and never overwrite unless asked; ``check_written`` re-reads an output
+from disk, so a caller may delete the source. ``Codec`` keeps options and the model for
+services and worker processes.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import errno
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import container
@@ -29,6 +32,7 @@ from .errors import (
     Unsupported,
     VerificationFailed,
 )
+from .options import DEFAULT, Options
 
 START_OF_IMAGE = b"\xff\xd8"
 _STORED_MODEL_ID = bytes(container.MODEL_ID_LENGTH)
@@ -40,18 +44,24 @@ class Result:
     """What one compress or decompress did, for reports.
 
     ``mode`` is "lossless" or "stored"; ``stored_reason`` says why a file was stored (known
-    only while compressing; None otherwise).
+    only while compressing; None otherwise). ``original_sha256`` is the JPEG's checksum in
+    both directions, for checking a written output later.
     """
 
     mode: str
     stored_reason: str | None
     bytes_in: int
     bytes_out: int
+    original_sha256: bytes = field(default=b"", compare=False, repr=False)
 
 
-def compress(data: bytes) -> bytes:
-    """A JPEG's bytes -> a .jrz's bytes. Raises NotJpegError for anything else."""
-    return compress_with_result(data)[0]
+def compress(data: bytes, rate: float = 1.0, device: str = "auto") -> bytes:
+    """A JPEG's bytes -> a .jrz's bytes. Raises NotJpegError for anything else.
+
+    ``rate`` below 1.0 (lossy) raises LossyNotAvailable; ``device`` is "auto", "cpu" or
+    "cuda" (BadOption otherwise).
+    """
+    return compress_with_result(data, Options(rate, device))[0]
 
 
 def decompress(data: bytes) -> bytes:
@@ -59,8 +69,9 @@ def decompress(data: bytes) -> bytes:
     return decompress_with_result(data)[0]
 
 
-def compress_with_result(data: bytes) -> tuple[bytes, Result]:
+def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
     """``compress`` that also says which mode it used and why a file was stored."""
+    options.require_lossless()
     if not data:
         raise NotJpegError("empty input")
     if not data.startswith(START_OF_IMAGE):
@@ -68,8 +79,14 @@ def compress_with_result(data: bytes) -> tuple[bytes, Result]:
     packed, stored_reason = _try_lossless(data)
     if packed is None:
         packed = _store(data)
+    elif len(packed) >= len(data):
+        # Tiny or unusual files: the model's overhead can outweigh its gain.
+        stored = _store(data)
+        if len(stored) < len(packed):
+            packed, stored_reason = stored, "no-gain"
     mode = Mode.LOSSLESS if stored_reason is None else Mode.STORED
-    return packed, Result(mode.value, stored_reason, len(data), len(packed))
+    digest = container.sha256(data)
+    return packed, Result(mode.value, stored_reason, len(data), len(packed), digest)
 
 
 def decompress_with_result(data: bytes) -> tuple[bytes, Result]:
@@ -82,14 +99,33 @@ def decompress_with_result(data: bytes) -> tuple[bytes, Result]:
         )
     if container.sha256(original) != parsed.original_sha256:
         raise ContainerError("SHA-256 mismatch: the decoded JPEG differs from the original")
-    return original, Result(parsed.mode.value, None, len(data), len(original))
+    digest = parsed.original_sha256
+    return original, Result(parsed.mode.value, None, len(data), len(original), digest)
+
+
+def verify(data: bytes, original: bytes | None = None) -> Result:
+    """Decode a .jrz and check every checksum; with ``original``, also compare the bytes."""
+    decoded, result = decompress_with_result(data)
+    if original is not None and decoded != original:
+        raise VerificationFailed(
+            f"decodes to other bytes than the original: {_where(decoded, original)}"
+        )
+    return result
 
 
 def compress_file(
-    source: str | os.PathLike, destination: str | os.PathLike, force: bool = False
+    source: str | os.PathLike,
+    destination: str | os.PathLike,
+    force: bool = False,
+    options: Options = DEFAULT,
 ) -> Result:
     """Compress the JPEG at ``source`` into a .jrz at ``destination`` (atomic write)."""
-    return _convert_file(Path(source), Path(destination), force, compress_with_result)
+    options.require_lossless()  # before reading anything
+
+    def convert(data: bytes) -> tuple[bytes, Result]:
+        return compress_with_result(data, options)
+
+    return _convert_file(Path(source), Path(destination), force, convert)
 
 
 def decompress_file(
@@ -97,6 +133,145 @@ def decompress_file(
 ) -> Result:
     """Decompress the .jrz at ``source`` into a JPEG at ``destination`` (atomic write)."""
     return _convert_file(Path(source), Path(destination), force, decompress_with_result)
+
+
+def save(destination: str | os.PathLike, data: bytes, force: bool = False) -> None:
+    """Write bytes made elsewhere (e.g. from stdin) with the same atomic, no-clobber write."""
+    path = Path(destination)
+    _check_destination(None, path, force)
+    _write_atomic(path, data, force, 0o666 & ~_umask())
+
+
+def check_written(path: str | os.PathLike, original_sha256: bytes, is_jrz: bool) -> None:
+    """Sync an output to disk, re-read it and prove it gives the original JPEG back.
+
+    The check before a source may be deleted, and before a finished output is trusted on a
+    rerun: a .jrz (``is_jrz``) must decode, with all its checks, to the original's checksum;
+    a JPEG must have that checksum itself. Raises VerificationFailed (or the decode's error).
+    """
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+        data = handle.read()
+    if is_jrz:
+        data = decompress(data)
+    if container.sha256(data) != original_sha256:
+        raise VerificationFailed(f"{path} does not give the original back")
+
+
+def source_digest(source: str | os.PathLike, compressing: bool) -> bytes:
+    """The SHA-256 that a conversion of ``source`` must give back: the JPEG's own when
+    compressing, the one in the .jrz header when decompressing."""
+    data = Path(source).read_bytes()
+    return container.sha256(data) if compressing else container.read(data).original_sha256
+
+
+def output_matches(destination: str | os.PathLike, original_sha256: bytes, is_jrz: bool) -> bool:
+    """Whether ``destination`` already holds a verified conversion (to resume a batch)."""
+    try:
+        check_written(destination, original_sha256, is_jrz)
+    except (JpegzipError, OSError):
+        return False
+    return True
+
+
+def warm_up() -> None:
+    """Load the codec, the model and the compiled kernels now, so the first file does not
+    pay for them: compress a tiny built-in JPEG once per process.
+
+    A model that fails to load is not an error here: each file then reports it (and is
+    stored), exactly as without warming up.
+    """
+    global _warm
+    if _warm:
+        return
+    with contextlib.suppress(Exception):
+        compress(_WARM_UP_JPEG)
+    _warm = True
+
+
+_warm = False
+# An 8x8 grayscale baseline JPEG (libjpeg q50, standard tables): enough to load every kernel.
+_WARM_UP_JPEG = bytes.fromhex(
+    "ffd8ffdb004300100b0c0e0c0a100e0d0e1211101318281a181616183123251d283a333d3c3933383740485c"
+    "4e404457453738506d51575f626768673e4d71797064785c656763ffc0000b080008000801011100ffc4001f"
+    "0000010501010101010100000000000000000102030405060708090a0bffc400b51000020103030204030505"
+    "04040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f0243362728209"
+    "0a161718191a25262728292a3435363738393a434445464748494a535455565758595a636465666768696a73"
+    "7475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3"
+    "c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda000801010000"
+    "3f00ac6f2f6fd89bc55f3d63272afba27403e7fbb90b952c0b73cf03680457ffd9"
+)
+
+
+class Codec:
+    """A reusable compressor for services and distributed engines.
+
+    It validates its options once and loads the model on first use, once per process.
+    Calls are safe from several threads. It pickles by its options alone, so a copy sent to
+    a worker process reloads the model there, lazily.
+    """
+
+    def __init__(self, rate: float = 1.0, device: str = "auto") -> None:
+        self.options = Options(rate, device)
+        self.options.require_lossless()
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    def __reduce__(self):
+        return (type(self), (self.options.rate, self.options.device))
+
+    def __repr__(self) -> str:
+        return f"Codec(rate={self.options.rate!r}, device={self.options.device!r})"
+
+    def load(self) -> Codec:
+        """Load the model now rather than on the first call; returns self."""
+        with self._lock:
+            if not self._loaded:
+                warm_up()
+                self._loaded = True
+        return self
+
+    def compress(self, data: bytes) -> bytes:
+        """A JPEG's bytes -> a .jrz's bytes (see ``jpegzip.compress``)."""
+        return self.compress_with_result(data)[0]
+
+    def compress_with_result(self, data: bytes) -> tuple[bytes, Result]:
+        """``compress`` that also says which mode it used and why a file was stored."""
+        self.load()
+        return compress_with_result(data, self.options)
+
+    def decompress(self, data: bytes) -> bytes:
+        """A .jrz's bytes -> the original JPEG's bytes, exactly, or an error."""
+        self.load()
+        return decompress(data)
+
+    def compress_file(
+        self, source: str | os.PathLike, destination: str | os.PathLike, force: bool = False
+    ) -> Result:
+        """Compress one file atomically (see ``compress_file``)."""
+        self.load()
+        return compress_file(source, destination, force, self.options)
+
+    def decompress_file(
+        self, source: str | os.PathLike, destination: str | os.PathLike, force: bool = False
+    ) -> Result:
+        """Decompress one file atomically (see ``decompress_file``)."""
+        self.load()
+        return decompress_file(source, destination, force)
+
+
+def _where(decoded: bytes, original: bytes) -> str:
+    if len(decoded) != len(original):
+        return f"{len(decoded)} bytes, the original has {len(original)}"
+    first = next(i for i, (a, b) in enumerate(zip(decoded, original, strict=True)) if a != b)
+    return f"first difference at byte {first}"
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; only ``save`` needs it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _try_lossless(data: bytes) -> tuple[bytes | None, str | None]:
@@ -168,14 +343,14 @@ def _convert_file(
     return result
 
 
-def _check_destination(source: Path, destination: Path, force: bool) -> None:
+def _check_destination(source: Path | None, destination: Path, force: bool) -> None:
     """Fail before any work when the output cannot or must not be written."""
     if not destination.parent.is_dir():
         raise FileNotFoundError(
             errno.ENOENT, "output folder does not exist", str(destination.parent)
         )
     if destination.exists():
-        if source.exists() and source.samefile(destination):
+        if source is not None and source.exists() and source.samefile(destination):
             raise OutputExists(f"output {destination} is the input file")
         if not force:
             raise OutputExists(f"{destination} already exists")

@@ -1,50 +1,93 @@
-"""The ``jpegzip`` command: arguments -> api calls per file -> one line per file on stderr.
+"""The ``jpegzip`` command: arguments -> a batch (or one stream) -> progress, lines, summary.
 
-stdout stays free for data. Exit status: 0 when every file succeeded, 1 when any failed,
-2 for bad usage (Click's own), 130 when interrupted. The codec is imported only once a
-file is processed, so ``--help`` and ``--version`` start fast.
+Human output goes to stderr, data to stdout (``--json``, or the converted bytes of ``-``).
+Exit status: 0 when every file was converted, stored or skipped; 1 when any failed; 2 for
+bad usage (Click's own); 130 when interrupted (Ctrl-C or SIGTERM). Everything heavy (the
+codec, numba, the model, the batch machinery) is imported only once a command runs, so
+``--help`` and ``--version`` start fast.
 """
 
 from __future__ import annotations
 
-import traceback
+import json
+import signal
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
-from .errors import JpegzipError, OutputExists
+from .errors import BadOption, LossyNotAvailable
 
 if TYPE_CHECKING:
-    from .api import Result
+    from .batch import Report
+    from .options import Options
 
 app = typer.Typer(
     name="jpegzip",
     help="Make JPEG files smaller, losslessly: .jpg -> .jrz -> the same .jpg, byte for byte.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
 
-_EXIT_FAILED = 1
-_EXIT_INTERRUPTED = 130
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+STREAM = "-"
 
-Files = Annotated[list[Path], typer.Argument(help="Files to convert.", show_default=False)]
+Inputs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Files, folders (with -r) or glob patterns; - for stdin.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
 Output = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--output",
         "-o",
-        help="Output file, or an existing folder to put the outputs in "
-        "(must be a folder when several files are given). Default: next to each input.",
+        help="Output file (one input; - for stdout), or a folder: an existing one, one ending "
+        "in /, or one for several inputs; folders walked with -r are mirrored in it. "
+        "Default: next to each input.",
+        metavar="PATH",
+        show_default=False,
+    ),
+]
+Recursive = Annotated[
+    bool, typer.Option("--recursive", "-r", help="Convert the files in folders, and below.")
+]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Worker processes. Default: one per core.",
         show_default=False,
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
+Keep = Annotated[
+    bool,
+    typer.Option(
+        "--keep/--rm",
+        help="Keep the inputs (default), or remove each one once its output is written, "
+        "synced and verified from disk.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="A line per file, and the summary, always.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Write a JSON report to stdout.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a file fails.")]
+
+_EXAMPLES = "\b\nExamples:\n"
 
 
 def _show_version(value: bool) -> None:
@@ -72,101 +115,286 @@ def main(
 
 
 @app.command(
-    epilog="\b\nExamples:\n"
-    "  jpegzip compress photo.jpg              # writes photo.jrz\n"
-    "  jpegzip compress *.jpg -o archive/      # writes archive/*.jrz"
+    epilog=_EXAMPLES + "  jpegzip compress photo.jpg                   # writes photo.jrz\n"
+    "  jpegzip compress *.jpg -o archive/           # writes archive/*.jrz\n"
+    "  jpegzip compress -r photos/ -o archive/ -j 4 --json > report.json\n"
+    "  jpegzip compress -r photos/ --rm             # replaces each .jpg by a verified .jrz\n"
+    "  cat photo.jpg | jpegzip compress - > photo.jrz"
 )
-def compress(files: Files, output: Output = None, force: Force = False, debug: Debug = False):
-    """Compress JPEG files into .jrz files, losslessly (verified before writing)."""
-    _run(files, output, force, debug, compressing=True)
+def compress(
+    files: Inputs,
+    output: Output = None,
+    recursive: Recursive = False,
+    jobs: Jobs = None,
+    force: Force = False,
+    keep: Keep = True,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    json_output: Json = False,
+    debug: Debug = False,
+    rate: Annotated[
+        float,
+        typer.Option(
+            metavar="R", help="Target size as a fraction of the lossless size; 1.0 is lossless."
+        ),
+    ] = 1.0,
+    device: Annotated[
+        str, typer.Option(metavar="[auto|cpu|cuda]", help="Where the model runs.")
+    ] = "auto",
+) -> None:
+    """Compress JPEG files into .jrz files, losslessly (verified before writing).
+
+    Files found in folders that are not JPEGs are skipped with a warning; a rerun skips the
+    outputs that already exist and verify, so an interrupted batch resumes.
+    """
+    from .options import Options
+
+    try:
+        options = Options(rate, device)
+        options.require_lossless()
+    except (BadOption, LossyNotAvailable) as error:
+        raise typer.BadParameter(str(error), param_hint="'--rate' / '--device'") from None
+    flags = (recursive, jobs, force, keep, quiet, verbose, json_output, debug)
+    _convert(True, files, output, *flags, options)
 
 
 @app.command(
-    epilog="\b\nExamples:\n"
-    "  jpegzip decompress photo.jrz            # writes photo.jpg\n"
-    "  jpegzip decompress photo.jrz -o out.jpg # writes out.jpg"
+    epilog=_EXAMPLES + "  jpegzip decompress photo.jrz                 # writes photo.jpg\n"
+    "  jpegzip decompress photo.jrz -o out.jpg      # writes out.jpg\n"
+    "  jpegzip decompress -r archive/ -o photos/    # mirrors archive/ as JPEGs\n"
+    "  jpegzip decompress - < photo.jrz > photo.jpg"
 )
-def decompress(files: Files, output: Output = None, force: Force = False, debug: Debug = False):
-    """Decompress .jrz files back into the original JPEGs, byte for byte."""
-    _run(files, output, force, debug, compressing=False)
-
-
-def _run(files: list[Path], output: Path | None, force: bool, debug: bool, compressing: bool):
-    """Convert each file, report each on one line, and exit with the batch's status."""
-    from . import api  # the codec behind it loads lazily, on the first file
-
-    convert = api.compress_file if compressing else api.decompress_file
-    suffix = ".jrz" if compressing else ".jpg"
-    if output is not None and len(files) > 1 and not output.is_dir():
-        raise typer.BadParameter(
-            "must be an existing folder when several files are given", param_hint="'-o'"
-        )
-    console = Console(stderr=True, soft_wrap=True, highlight=False)
-    failures = 0
-    for source in files:
-        try:
-            destination = _destination(source, output, suffix)
-            result = convert(source, destination, force=force)
-        except KeyboardInterrupt:
-            _print_error(console, source, "interrupted", "interrupted")
-            raise typer.Exit(_EXIT_INTERRUPTED) from None
-        except Exception as error:  # one bad file never stops the batch
-            failures += 1
-            message, code = _describe(error, source)
-            _print_error(console, source, message, code)
-            if debug:
-                traceback.print_exc()
-        else:
-            _print_result(console, source, destination, result, compressing)
-    if failures:
-        raise typer.Exit(_EXIT_FAILED)
-
-
-def _destination(source: Path, output: Path | None, suffix: str) -> Path:
-    if output is None:
-        return source.with_suffix(suffix)
-    if output.is_dir():
-        return output / source.with_suffix(suffix).name
-    return output
-
-
-def _describe(error: Exception, source: Path) -> tuple[str, str]:
-    """The one-line message and stable code shown for a failed file."""
-    if isinstance(error, OutputExists):
-        return f"{error} (use --force to overwrite)", error.code
-    if isinstance(error, JpegzipError):
-        return str(error), error.code
-    if isinstance(error, OSError):
-        message = error.strerror or str(error)
-        if error.filename is not None and str(error.filename) != str(source):
-            message = f"{message}: {error.filename}"
-        return message, "io-error"
-    return (
-        f"internal error: {type(error).__name__}: {error} (rerun with --debug for a traceback)",
-        "internal-error",
-    )
-
-
-def _print_error(console: Console, source: Path, message: str, code: str) -> None:
-    message = " ".join(message.split())  # one line, whatever the exception's text holds
-    line = Text.assemble(("jpegzip: ", "bold red"), f"{source}: {message} [{code}]")
-    console.print(line)
-
-
-def _print_result(
-    console: Console, source: Path, destination: Path, result: Result, compressing: bool
+def decompress(
+    files: Inputs,
+    output: Output = None,
+    recursive: Recursive = False,
+    jobs: Jobs = None,
+    force: Force = False,
+    keep: Keep = True,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    json_output: Json = False,
+    debug: Debug = False,
 ) -> None:
-    sizes = f"{result.bytes_in} -> {result.bytes_out} bytes"
-    if result.mode == "stored" and result.stored_reason:
-        mode = Text(f"stored ({result.stored_reason})", style="yellow")
-    else:
-        mode = Text(result.mode, style="green" if result.mode == "lossless" else "yellow")
-    parts = [f"{source} -> {destination}: {sizes}, "]
-    if compressing:
-        parts.append(f"{_savings(result.bytes_in, result.bytes_out)}, ")
-    console.print(Text.assemble(*parts, mode))
+    """Decompress .jrz files back into the original JPEGs, byte for byte.
+
+    Walking a folder (-r) takes its .jrz files only.
+    """
+    from .options import DEFAULT
+
+    flags = (recursive, jobs, force, keep, quiet, verbose, json_output, debug)
+    _convert(False, files, output, *flags, DEFAULT)
 
 
-def _savings(bytes_in: int, bytes_out: int) -> str:
-    saved = 100.0 * (bytes_in - bytes_out) / bytes_in
-    return f"{saved:.1f}% smaller" if saved >= 0 else f"{-saved:.1f}% larger"
+@app.command(
+    epilog=_EXAMPLES
+    + "  jpegzip info photo.jrz\n  jpegzip info archive/*.jrz --json | jq '.[].mode'"
+)
+def info(
+    files: Annotated[
+        list[Path], typer.Argument(help=".jrz files.", metavar="FILE", show_default=False)
+    ],
+    json_output: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Describe .jrz files: mode, sizes, checksum, image, metadata kinds, model (no decoding)."""
+    from . import display
+    from .inspection import inspect
+
+    console = _console()
+    answers, failed = [], False
+    for path in files:
+        try:
+            facts = {"file": str(path), **inspect(path.read_bytes())}
+        except Exception as error:
+            answers.append(_error_answer(console, path, error, debug))
+            failed = True
+            continue
+        answers.append(facts)
+        if not json_output:
+            display.print_info(console, facts)
+    _finish(answers if json_output else None, EXIT_FAILED if failed else 0)
+
+
+@app.command(
+    epilog=_EXAMPLES + "  jpegzip verify photo.jrz\n  jpegzip verify photo.jrz photo.jpg --json"
+)
+def verify(
+    file: Annotated[
+        Path, typer.Argument(help="The .jrz to check.", metavar="FILE", show_default=False)
+    ],
+    original: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The original JPEG to compare with.", metavar="ORIGINAL", show_default=False
+        ),
+    ] = None,
+    json_output: Json = False,
+    debug: Debug = False,
+) -> None:
+    """Decode a .jrz fully and check every checksum (and that it equals ORIGINAL, if given)."""
+    from . import api
+
+    console = _console()
+    try:
+        expected = original.read_bytes() if original is not None else None
+        result = api.verify(file.read_bytes(), expected)
+    except Exception as error:
+        answer = _error_answer(console, file, error, debug)
+        _finish({**answer, "ok": False} if json_output else None, EXIT_FAILED)
+    answer = {
+        "file": str(file),
+        "ok": True,
+        "mode": result.mode,
+        "original_size": result.bytes_out,
+        "original_sha256": result.original_sha256.hex(),
+        "original": None if original is None else str(original),
+        "matches_original": None if original is None else True,
+    }
+    compared = f"; identical to {original}" if original is not None else ""
+    console.print(
+        f"{file}: OK, {result.mode}, decodes to {result.bytes_out} bytes "
+        f"with the recorded SHA-256{compared}"
+    )
+    _finish(answer if json_output else None, 0)
+
+
+# --- compress / decompress -----------------------------------------------------------------
+
+
+def _convert(
+    compressing: bool,
+    inputs: list[str],
+    output: str | None,
+    recursive: bool,
+    jobs: int | None,
+    force: bool,
+    keep: bool,
+    quiet: bool,
+    verbose: bool,
+    json_output: bool,
+    debug: bool,
+    options: Options,
+) -> None:
+    """Plan, run with progress, print the summary, exit with the batch's status."""
+    from . import batch, display
+
+    if quiet and verbose:
+        raise typer.BadParameter("choose one of --quiet and --verbose", param_hint="'-q' / '-v'")
+    console = _console()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
+    try:
+        if STREAM in inputs or output == STREAM:
+            stream = _Stream(compressing, inputs, output, recursive, force, keep, json_output)
+            report = stream.run(options, debug)
+        else:
+            try:
+                plan = batch.plan(inputs, output, recursive, compressing)
+            except BadOption as error:
+                raise typer.BadParameter(str(error), param_hint="'-o'") from None
+            workers = jobs or batch.default_jobs()
+            settings = batch.Settings(compressing, force, not keep, workers, options)
+            with display.Progress(console, plan, compressing, quiet, verbose, debug) as progress:
+                report = batch.run(plan, settings, progress.show)
+            if progress.wants_summary():
+                display.print_summary(console, report)
+    except KeyboardInterrupt:  # outside the batch (walking the folders, reading stdin)
+        display.print_interrupted(console, None)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    status = _exit_status(report)
+    if report.interrupted:
+        display.print_interrupted(console, report)
+    _finish({**report.to_json(), "exit_status": status} if json_output else None, status)
+
+
+class _Stream:
+    """One input (a file or stdin) to one output (a file or stdout): ``-`` on either side."""
+
+    def __init__(
+        self,
+        compressing: bool,
+        inputs: list[str],
+        output: str | None,
+        recursive: bool,
+        force: bool,
+        keep: bool,
+        json_output: bool,
+    ) -> None:
+        self.to_stdout = output in (None, STREAM)
+        if len(inputs) != 1 or recursive or not keep:
+            raise typer.BadParameter("- takes exactly one input, without -r or --rm")
+        if self.to_stdout and json_output:
+            raise typer.BadParameter("--json needs stdout; write the output with -o FILE")
+        if self.to_stdout and sys.stdout.isatty() and not force:
+            raise typer.BadParameter("refusing to write binary data to a terminal (use -o FILE)")
+        if inputs[0] == STREAM and sys.stdin.isatty():
+            raise typer.BadParameter("refusing to read binary data from a terminal")
+        self.compressing, self.source, self.force = compressing, inputs[0], force
+        self.name = "<stdin>" if self.source == STREAM else self.source
+        self.target = "<stdout>" if self.to_stdout else str(output)
+
+    def run(self, options: Options, debug: bool) -> Report:
+        from . import api, batch, display
+
+        try:
+            if self.source == STREAM:
+                data = sys.stdin.buffer.read()
+            else:
+                data = Path(self.source).read_bytes()
+            if self.compressing:
+                converted, result = api.compress_with_result(data, options)
+            else:
+                converted, result = api.decompress_with_result(data)
+            if self.to_stdout:
+                sys.stdout.buffer.write(converted)
+                sys.stdout.buffer.flush()
+            else:
+                api.save(self.target, converted, self.force)  # atomic, like every output
+            outcome = batch.Outcome.converted(self.name, self.target, result, self.compressing)
+        except Exception as error:
+            outcome = batch.Outcome.failed(self.name, self.target, error, _trace(error))
+        report = batch.Report(self.compressing, planned=1, outcomes=[outcome])
+        lines = not self.to_stdout  # a pipe stays quiet unless something fails
+        display.print_outcome(_console(), outcome, self.compressing, False, lines, debug)
+        return report
+
+
+def _exit_status(report: Report) -> int:
+    from .batch import Status
+
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if report.count(Status.FAILED) else 0
+
+
+def _error_answer(console: Console, path: Path, error: Exception, debug: bool) -> dict:
+    """Print a one-line error for one file of info/verify; its JSON form."""
+    from . import display
+    from .batch import Outcome
+
+    outcome = Outcome.failed(str(path), None, error, _trace(error))
+    display.print_outcome(console, outcome, False, False, False, debug)
+    return {"file": str(path), "error": {"code": outcome.code, "message": outcome.message}}
+
+
+def _trace(error: BaseException) -> str | None:
+    """A bug's traceback, kept for --debug; None for the errors jpegzip expects."""
+    import traceback
+
+    from .errors import JpegzipError
+
+    if isinstance(error, (JpegzipError, OSError)):
+        return None
+    return "".join(traceback.format_exception(error))
+
+
+def _console() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _finish(data: Any, status: int) -> None:
+    """Write the JSON answer (if any) to stdout and exit with ``status``."""
+    if data is not None:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.flush()
+    raise typer.Exit(status)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import zstandard
 
 from .errors import ContainerError
 from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
 from .jpeg.blocks import component_offsets
+from .jpeg.markers import JpegLayout
 from .jpeg.record import JpegRecord
 from .jpeg.writer import write_jpeg
 
@@ -47,11 +49,12 @@ def encode_lossless(jpeg: bytes) -> dict[str, bytes]:
     record = read_jpeg(jpeg)
     layout = record.layout
     sampling = [(c.h, c.v) for c in layout.frame.components]
+    quant = _model_quant_tables(layout)
     compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
     return {
         "raw": compressor.compress(record.raw),
         "scans": compressor.compress(pack_side_info(record.side)),
-        "coefficients": encode_planes(record.planes(), layout.quant_tables, sampling, _model()),
+        "coefficients": encode_planes(record.planes(), quant, sampling, _model()),
     }
 
 
@@ -61,8 +64,6 @@ def decode_lossless(sections: dict[str, bytes]) -> bytes:
     Damaged or inconsistent sections raise ContainerError (the container's own checksums
     make that rare; this is the second line).
     """
-    import numpy as np
-
     from .coding import decode_planes
 
     missing = {"raw", "scans", "coefficients"} - sections.keys()
@@ -79,11 +80,18 @@ def decode_lossless(sections: dict[str, bytes]) -> bytes:
     frame = layout.frame
     shapes = [frame.padded_grid(i) for i in range(len(frame.components))]
     sampling = [(c.h, c.v) for c in frame.components]
-    planes = decode_planes(sections["coefficients"], shapes, layout.quant_tables, sampling, _model())
+    quant = _model_quant_tables(layout)
+    planes = decode_planes(sections["coefficients"], shapes, quant, sampling, _model())
     coefficients = np.empty((int(component_offsets(frame)[-1]), 64), dtype=np.int16)
     for plane, view in zip(planes, split_planes(layout, coefficients), strict=True):
         view[...] = plane
     return write_jpeg(JpegRecord(layout, raw, side, coefficients))
+
+
+def _model_quant_tables(layout: JpegLayout) -> list[np.ndarray]:
+    """The tables the model sees as context. A DQT entry of 0 (seen in real files, though
+    T.81 forbids it) reads as 1: the model only needs a step size, not the exact value."""
+    return [np.maximum(table, 1) for table in layout.quant_tables]
 
 
 def _unzstd(data: bytes, name: str) -> bytes:

@@ -57,3 +57,21 @@ class OutputExists(JpegzipError):
     """The output file already exists (or is the input) and overwriting was not asked for."""
 
     code = "output-exists"
+
+
+class BadOption(JpegzipError, ValueError):
+    """An option has a value jpegzip does not accept (a rate outside (0, 1], an unknown device)."""
+
+    code = "bad-option"
+
+
+class LossyNotAvailable(JpegzipError, NotImplementedError):
+    """A rate below 1.0 asks for lossy mode, which this jpegzip cannot do yet."""
+
+    code = "lossy-not-available"
+
+
+class WorkerDied(JpegzipError):
+    """A worker process died (killed, out of memory) while it held this file."""
+
+    code = "worker-died"

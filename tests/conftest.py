@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 
@@ -53,22 +54,26 @@ def png_bytes() -> bytes:
 def fake_lossless_codec(monkeypatch) -> Callable[..., None]:
     """Replace the codec with a trivial one that always takes the lossless path.
 
+    Its sections hold only a key into an in-memory store, so its output is always smaller
+    than the input (api stores files the model does not shrink).
     Call the fixture to swap parts: ``fake_lossless_codec(decode=lambda s: b"wrong")``.
     """
     from jpegzip import codec
 
+    store: dict[bytes, bytes] = {}
+
+    def encode_by_key(jpeg: bytes) -> dict[str, bytes]:
+        key = hashlib.sha256(jpeg).digest()
+        store[key] = jpeg
+        return {"key": key}
+
+    def decode_by_key(sections: dict[str, bytes]) -> bytes:
+        return store[sections["key"]]
+
     def install(encode=None, decode=None, model_id=FAKE_MODEL_ID) -> None:
         monkeypatch.setattr(codec, "model_id", lambda: model_id)
-        monkeypatch.setattr(
-            codec,
-            "encode_lossless",
-            encode or (lambda jpeg: {"header": jpeg[:2], "rest": jpeg[2:]}),
-        )
-        monkeypatch.setattr(
-            codec,
-            "decode_lossless",
-            decode or (lambda sections: sections["header"] + sections["rest"]),
-        )
+        monkeypatch.setattr(codec, "encode_lossless", encode or encode_by_key)
+        monkeypatch.setattr(codec, "decode_lossless", decode or decode_by_key)
 
     install()
     return install

@@ -1,0 +1,135 @@
+"""A pool of worker processes that start once, stay busy, and stop without leaving debris.
+
+Each worker loads the model once (``api.warm_up``) and then converts file after file; a
+couple of tasks wait per worker, so a batch of small files is not dominated by start-up and
+an interrupt is not held up by a long queue. Stopping: Ctrl-C reaches the parent only
+(workers ignore SIGINT); the parent sends each worker SIGTERM, on which a busy worker unwinds
+through the atomic write's cleanup (no temporary file survives) and an idle one exits.
+Knows nothing of files: it calls a picklable function on picklable items.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from . import api
+
+Item = TypeVar("Item")
+_TASKS_PER_WORKER = 2
+_EXIT_TERMINATED = 128 + signal.SIGTERM
+_busy = False  # in a worker: set while it works on an item, read by its SIGTERM handler
+
+
+def run_in_pool(
+    function: Callable[..., Any],
+    items: Iterable[Item],
+    extra: tuple,
+    workers: int,
+    record: Callable[[Any], None],
+    lost: Callable[[Item], None],
+) -> None:
+    """``record(function(item, *extra))`` for every item, in completion order, in ``workers``
+    processes. Items held by a worker that died are passed to ``lost`` and a fresh pool takes
+    the rest. An exception (KeyboardInterrupt included) stops every worker, then propagates."""
+    queue = iter(items)
+    while broken := _run_one_pool(function, queue, extra, workers, record):
+        for item in broken:
+            lost(item)
+
+
+def _run_one_pool(
+    function: Callable[..., Any],
+    queue: Iterator[Item],
+    extra: tuple,
+    workers: int,
+    record: Callable[[Any], None],
+) -> list[Item]:
+    """Run items from ``queue`` until it is empty or the pool breaks; returns the items
+    that were in a broken pool (empty when all went well)."""
+    executor = ProcessPoolExecutor(workers, _process_context(), initializer=_start_worker)
+    pending: dict[Future, Item] = {}
+    broken: list[Item] = []
+
+    def submit(count: int) -> None:
+        for item in itertools.islice(queue, count):
+            pending[executor.submit(_call, function, item, extra)] = item
+
+    try:
+        submit(workers * _TASKS_PER_WORKER)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = pending.pop(future)
+                try:
+                    record(future.result())
+                except BrokenProcessPool:
+                    broken.append(item)
+                if not broken:
+                    submit(1)
+    except BaseException:
+        _stop_workers(executor)
+        raise
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    return broken
+
+
+def _process_context():
+    """forkserver where there is one: its server warms up once (``jpegzip.warm_server``) and
+    every worker forks from it ready to work, and a threaded parent is never forked.
+    Elsewhere spawn, and each worker warms up on its own."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["jpegzip.warm_server"])
+    return context
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    terminate = getattr(executor, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
+
+
+def prepare_process() -> None:
+    """One thread per process for the numeric libraries (the pool is the parallelism), then
+    load the codec, model and kernels. Idempotent; never raises."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    api.warm_up()
+
+
+def _start_worker() -> None:
+    """Once per worker: leave Ctrl-C to the parent, stop cleanly on SIGTERM, be warm."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_terminate)
+    prepare_process()
+
+
+def _on_terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if _busy:
+        raise KeyboardInterrupt  # unwinds through the atomic write's cleanup
+    os._exit(_EXIT_TERMINATED)
+
+
+def _call(function: Callable[..., Any], item: Any, extra: tuple) -> Any:
+    global _busy
+    _busy = True
+    try:
+        return function(item, *extra)
+    except KeyboardInterrupt:
+        os._exit(_EXIT_TERMINATED)  # stopped by the parent; the cleanup has run
+    finally:
+        _busy = False
