@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import write_section
+
 HERE = Path(__file__).resolve().parent
 KODAK_JPEGS = HERE / "data" / "kodak-q90"
 KODAK_PNGS = HERE.parents[1] / "shared" / "corpus" / "kodak"
@@ -135,6 +137,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--small", type=int, default=100, help="tiny JPEGs (0: skip)")
+    parser.add_argument("--markdown", type=Path, help="write the report into this file's "
+                        "'batch' section (e.g. benchmarks/RESULTS.md); default: stdout")
     args = parser.parse_args()
 
     load_before = os.getloadavg()
@@ -157,35 +161,39 @@ def main() -> None:
     startup = version_time()
     load_after = os.getloadavg()
 
-    print(f"\n## Batch throughput ({time.strftime('%Y-%m-%d %H:%M %Z')})\n")
-    print(
+    lines = [
+        f"## Batch throughput ({time.strftime('%Y-%m-%d %H:%M %Z')})",
+        "",
         f"- Machine: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    print(f"- Load average at start / end: {load_before[0]:.2f} / {load_after[0]:.2f}")
-    print(
+        f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        f"- Load average at start / end: {load_before[0]:.2f} / {load_after[0]:.2f}",
         f"- Command: `python benchmarks/batch_speed.py --files {args.files} --jobs {args.jobs} "
         f"--rounds {args.rounds} --small {args.small}`; one `jpegzip compress -r DIR -o OUT "
-        "-j J -q --json` per run, medians of the rounds, -j 1 and -j N alternating\n"
-    )
-    print("| set | files | MB | -j | wall s (median) | files/s | MB/s | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        "-j J -q --json` per run, medians of the rounds, -j 1 and -j N alternating",
+        "",
+        "| set | files | MB | -j | wall s (median) | files/s | MB/s | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, count, size, rows, ratio, _ in results:
         for jobs, median, files_per_s, mb_per_s in rows:
             speedup = f"{ratio:.2f}x" if jobs != 1 else ""
-            print(
+            lines.append(
                 f"| {name} | {count} | {size / 1e6:.1f} | {jobs} | {median:.2f} | "
                 f"{files_per_s:.1f} | {mb_per_s:.2f} | {speedup} |"
             )
-    print(f"\n`jpegzip --version`: {startup * 1000:.0f} ms (median of 9 runs)")
+    lines += ["", f"`jpegzip --version`: {startup * 1000:.0f} ms (median of 9 runs)", ""]
     for name, _, _, _, _, times in results:
-        print(
+        lines.append(
             f"- {name} raw wall times: "
             + ", ".join(
                 f"-j {jobs}: {[round(t, 2) for t in values]}" for jobs, values in times.items()
             )
         )
-
+    report = "\n".join(lines)
+    if args.markdown:
+        write_section(args.markdown, "batch", report)
+    else:
+        print(report)
 
 if __name__ == "__main__":
     main()

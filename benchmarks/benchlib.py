@@ -153,3 +153,22 @@ def git_revision() -> str:
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def write_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` in the section ``name`` of a Markdown file, keeping the other sections.
+
+    Each benchmark script refreshes only its own part of RESULTS.md, between
+    ``<!-- name:start -->`` and ``<!-- name:end -->``; a new section goes at the end.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{text.strip()}\n{end}"
+    old = path.read_text() if path.exists() else ""
+    if start in old and end in old:
+        before, rest = old.split(start, 1)
+        new = before + block + rest.split(end, 1)[1]
+    else:
+        new = (old.rstrip() + "\n\n" if old.strip() else "") + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new)
+

@@ -37,6 +37,7 @@ from benchlib import (
     median,
     megapixels,
     use_repo_checkout,
+    write_section,
 )
 
 TOOLS = ("jpegzip", "lepton", "jxl", "zstd")
@@ -407,7 +408,7 @@ def _load_manifest_notes(folder: Path) -> dict[str, str]:
 def render_markdown(meta: dict[str, Any], sets: list[DataSet], tools: list[str],
                     per_file: bool) -> str:
     """The whole report as Markdown."""
-    lines = ["# jpegzip benchmark results", "",
+    lines = ["## Lossless: jpegzip against the peers", "",
              "Written by `benchmarks/compare.py` (see benchmarks/README.md); do not edit by hand.",
              ""]
     m = meta["machine"]
@@ -436,7 +437,7 @@ def render_markdown(meta: dict[str, Any], sets: list[DataSet], tools: list[str],
     ]
     speed_sets = [d for d in sets if not d.edge]
     if speed_sets:
-        lines += ["## Summary: savings % (enc / dec MB/s)", "",
+        lines += ["### Summary: savings % (enc / dec MB/s)", "",
                   "| set | files | MB | " + " | ".join(TOOL_LABELS[t] for t in tools) + " |",
                   "|---|---:|---:|" + "---:|" * len(tools)]
         for d in speed_sets:
@@ -490,7 +491,7 @@ def render_markdown(meta: dict[str, Any], sets: list[DataSet], tools: list[str],
         mpx = sum(f["mp"] or 0 for f in d.files)
         title = "Coverage" if d.edge else "Set"
         size = f"{mb:.2f} MB" if d.edge else f"{mb:.2f} MB, {mpx:.1f} MP"
-        lines += [f"## {title}: {d.name}", "",
+        lines += [f"### {title}: {d.name}", "",
                   f"`{display_path(d.path)}`: {len(d.files)} files, {size}; "
                   f"{d.repeat} timed round(s) per file, timeout {d.timeout_s:.3g} s per round."]
         about = _set_description(d.path)
@@ -699,8 +700,7 @@ def main(argv: list[str] | None = None) -> int:
             meta["plot"] = os.path.relpath(args.plot, args.markdown.parent)
     report = render_markdown(meta, sets, args.tools, args.per_file)
     if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(report)
+        write_section(args.markdown, "compare", report)
     else:
         print(report)
     if args.json:

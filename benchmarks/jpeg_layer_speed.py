@@ -30,6 +30,7 @@ from benchlib import (
     median,
     megapixels,
     use_repo_checkout,
+    write_section,
 )
 
 
@@ -90,7 +91,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]], per_file: bool) 
 
     m = meta["machine"]
     lines = [
-        "# JPEG layer speed", "",
+        "## JPEG layer speed", "",
         f"- Date: {meta['date']}; jpegzip checkout {meta['revision']}",
         f"- Machine: {m['cpu']}, {m['nproc']} cores, {m.get('memory', '?')}; "
         f"load {meta['load_start']} -> {meta['load_end']}",
@@ -111,7 +112,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]], per_file: bool) 
             lines.append(f"- {r['name']}: " + "; ".join(f"{n} × {x}" for x, n in r["reasons"]))
     if per_file:
         for r in results:
-            lines += ["", f"## {r['name']}", "", "| file | KB | MP | read ms | write ms |",
+            lines += ["", f"### {r['name']}", "", "| file | KB | MP | read ms | write ms |",
                       "|---|---:|---:|---:|---:|"]
             for x in r["files"]:
                 if x["status"] == "ok":
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["load_end"] = load_average()
     report = render(meta, results, args.per_file)
     if args.markdown:
-        args.markdown.write_text(report)
+        write_section(args.markdown, "jpeg-layer", report)
     else:
         print(report)
     if args.json:
