@@ -11,7 +11,7 @@ from .blocks import component_offsets, scan_block_order
 from .huffman import stack_decode_lookups
 from .markers import MAX_COEFFICIENTS, Frame, JpegLayout, ScanHeader, walk_markers
 from .record import JpegRecord, ScanSideInfo, scan_mode
-from .scan_decode import OK, STATUS_REASONS, STREAM_TAIL, decode_scan, destuff
+from .scan_decode import OK, STATUS_REASONS, STREAM_TAIL, bit_windows, decode_scan, destuff
 
 
 class _ScanReader:
@@ -31,11 +31,12 @@ class _ScanReader:
         order, block_comp, blocks_per_mcu = scan_block_order(frame, scan, self.offsets)
         interval = scan.restart_interval * blocks_per_mcu
         segments = -(-order.size // interval) if interval else 1
-        stream = np.zeros(self.buffer.size - scan.offset + STREAM_TAIL, dtype=np.uint8)
+        stream = np.zeros(self.buffer.size - scan.offset + STREAM_TAIL + 3, dtype=np.uint8)
         starts = np.zeros(segments + 1, dtype=np.int64)
         raw_starts = np.zeros(segments + 1, dtype=np.int64)
         codes = np.zeros(segments + 1, dtype=np.int64)
-        _, found, _ = destuff(self.buffer, scan.offset, segments, stream, starts, raw_starts, codes)
+        written, found, _ = destuff(
+            self.buffer, scan.offset, segments, stream, starts, raw_starts, codes)
         if found < segments:
             raise Unsupported("truncated-scan", f"{found} of {segments} restart intervals present")
         if np.any(codes[: segments - 1] != np.arange(segments - 1) % 8):
@@ -45,8 +46,9 @@ class _ScanReader:
         pads = np.zeros(segments, dtype=np.uint8)
         resets = np.zeros(order.size, dtype=np.int64)
         zero_runs = np.zeros((order.size, 2), dtype=np.int64)
+        windows = bit_windows(stream, written)
         status, n_resets, n_zero_runs, used = decode_scan(
-            stream, starts[1 : segments + 1], order, block_comp, blocks_per_mcu,
+            windows, starts[1 : segments + 1], order, block_comp, blocks_per_mcu,
             scan.restart_interval, dc_len, dc_sym, ac_len, ac_sym, self.coefficients,
             scan_mode(frame.progressive, scan), scan.ss, scan.se, scan.al, pads, resets, zero_runs,
         )  # fmt: skip

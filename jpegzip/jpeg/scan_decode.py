@@ -75,11 +75,16 @@ def destuff(data, start, max_segments, out, segment_starts, raw_starts, restart_
     return written, segments, i
 
 
+def bit_windows(stream: np.ndarray, length: int) -> np.ndarray:
+    """Bytes i..i+3 of the destuffed stream as one big-endian uint32 per i, so the kernels
+    read any 16-bit window with one load. Covers ``length`` bytes plus STREAM_TAIL."""
+    wide = stream[: length + STREAM_TAIL + 3].astype(np.uint32)
+    return (wide[:-3] << 24) | (wide[1:-2] << 16) | (wide[2:-1] << 8) | wide[3:]
+
+
 @njit(cache=True, inline="always")
 def _peek16(stream, bitpos):
-    p = bitpos >> 3
-    window = (np.int64(stream[p]) << 16) | (np.int64(stream[p + 1]) << 8) | np.int64(stream[p + 2])
-    return (window >> (8 - (bitpos & 7))) & 0xFFFF
+    return (np.int64(stream[bitpos >> 3]) >> (16 - (bitpos & 7))) & 0xFFFF
 
 
 @njit(cache=True, inline="always")
@@ -252,7 +257,8 @@ def _block_ac_refine(stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al):
 def decode_scan(stream, segment_ends, order, block_comp, blocks_per_mcu, restart_interval,
                 dc_len, dc_sym, ac_len, ac_sym, coef, mode, ss, se, al,
                 pads, resets, zero_runs):  # fmt: skip
-    """Decode one scan. ``segment_ends[s]`` is where restart interval s ends in ``stream``.
+    """Decode one scan. ``stream`` holds ``bit_windows`` of the destuffed bytes;
+    ``segment_ends[s]`` is where restart interval s ends in it.
 
     Returns (status, reset points found, zero runs found, bytes used by the last interval).
     ``resets`` receives scan-order block indices; ``zero_runs`` (index, count) pairs.
