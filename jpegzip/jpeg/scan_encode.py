@@ -28,17 +28,23 @@ _BIT_LENGTH = np.array([int(v).bit_length() for v in range(1 << 16)], dtype=np.i
 
 @njit(cache=True, inline="always")
 def _put(out, w, value, count):
-    """Append ``count`` low bits of ``value``, stuffing a zero after every 0xFF byte."""
+    """Append ``count`` low bits of ``value``, stuffing a zero after every 0xFF byte.
+
+    Never writes past ``out``: damaged side information or coefficients (a hostile .jrz)
+    can make a scan outgrow its buffer; such bytes all land on its last byte, and the
+    position, which still counts them, makes the caller report ENCODE_OVERFLOW.
+    """
     pos, acc, nbits, missing = w
     acc = (acc << count) | (value & ((1 << count) - 1))
     nbits += count
     while nbits >= 8:
         nbits -= 8
         byte = (acc >> nbits) & 0xFF
-        out[pos] = byte
+        last = out.shape[0] - 1  # bytes past it all land on it
+        out[min(pos, last)] = byte
         pos += 1
         if byte == 0xFF:
-            out[pos] = 0
+            out[min(pos, last)] = 0
             pos += 1
     return pos, acc & ((1 << nbits) - 1), nbits, missing
 
@@ -59,6 +65,18 @@ def _value(out, w, codes, lengths, t, run, value):
     return _put(out, w, value - 1 if value < 0 else value, size)
 
 
+@njit(cache=True, inline="always")
+def _put_bit_list(out, w, bits, count):
+    """Append ``bits[:count]`` (one bit per entry), 16 at a time."""
+    for start in range(0, count, 16):
+        stop = min(start + 16, count)
+        value = 0
+        for j in range(start, stop):
+            value = (value << 1) | np.int64(bits[j])
+        w = _put(out, w, value, stop - start)
+    return w
+
+
 @njit(cache=True)
 def _eob_run(out, w, codes, lengths, t, run, corrections, n_corrections):
     """Write a pending EOB run and the correction bits that wait for it."""
@@ -66,9 +84,7 @@ def _eob_run(out, w, codes, lengths, t, run, corrections, n_corrections):
         size = _BIT_LENGTH[run] - 1
         w = _code(out, w, codes, lengths, t, size << 4)
         w = _put(out, w, run, size)
-    for j in range(n_corrections):
-        w = _put(out, w, np.int64(corrections[j]), 1)
-    return w
+    return _put_bit_list(out, w, corrections, n_corrections)
 
 
 @njit(cache=True)
@@ -170,8 +186,7 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                             n_pending = 0
                         w = _code(out, w, ac_codes, ac_lengths, t, 0xF0)
                         run -= 16
-                        for j in range(n_corrections):
-                            w = _put(out, w, np.int64(corrections[j]), 1)
+                        w = _put_bit_list(out, w, corrections, n_corrections)
                         n_corrections = 0
                     if v > 1:
                         corrections[n_corrections] = v & 1
@@ -186,8 +201,7 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                     w = _code(out, w, ac_codes, ac_lengths, t, (run << 4) | 1)
                     sign = 0 if coef[b, ZIGZAG[k]] < 0 else 1
                     w = _put(out, w, sign, 1)
-                    for j in range(n_corrections):
-                        w = _put(out, w, np.int64(corrections[j]), 1)
+                    w = _put_bit_list(out, w, corrections, n_corrections)
                     n_corrections = 0
                     run = 0
                 if run > 0 or n_corrections > 0:
@@ -208,8 +222,9 @@ def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
         w = _put(out, w, np.int64(pads[segment]), (8 - w[2]) % 8)
         pos, acc, nbits, missing = w
         if segment < segments - 1:
-            out[pos] = 0xFF
-            out[pos + 1] = 0xD0 + (segment % 8)
+            if pos + 1 < out.shape[0]:
+                out[pos] = 0xFF
+                out[pos + 1] = 0xD0 + (segment % 8)
             w = (pos + 2, acc, nbits, missing)
         if w[0] > limit:
             return ENCODE_OVERFLOW, 0
