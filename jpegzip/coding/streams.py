@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import ContainerError
-from .symbols import raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_residuals
+from .symbols import raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_values
 from .tables import CoderTables, coder_tables
 
 STREAM_VERSION = 1
@@ -34,6 +34,8 @@ class ContextSession(Protocol):
     def contexts(self, step: int) -> tuple[np.ndarray, np.ndarray]: ...
 
     def targets(self, step: int) -> np.ndarray: ...
+
+    def encode_step(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
     def commit(self, step: int, values: np.ndarray) -> None: ...
 
@@ -90,28 +92,29 @@ def _group(ctx, table_count, order, run_ctx, run_end, run_len):
 
 
 @njit(cache=True)
-def _prepare(values, pred, ctx, table_count, order, run_ctx, run_end, run_len, sym, sym_sorted):
+def _prepare(values, pred, ctx, table_count, order, run_ctx, run_end, run_len, res, sym,
+             sym_sorted):
     """Encoder side of one step: residual symbols sorted by context, plus run bounds."""
     n = values.size
-    res = np.empty(n, np.int32)
     for t in range(n):
         res[t] = values[t] - pred[t]
-    raw_count = residuals_to_symbols(res, sym)
+    raw_count = residuals_to_symbols(res[:n], sym)
     runs = _group(ctx, table_count, order, run_ctx, run_end, run_len)
     for t in range(n):
         sym_sorted[t] = sym[order[t]]
-    return runs, raw_count, res
+    return runs, raw_count
 
 
 class _Buffers:
-    """Scratch arrays sized for the largest step of an image."""
+    """Scratch arrays sized for the largest step of an image (runs: one per table)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, tables: int) -> None:
         size = max(size, 1)
         self.order = np.empty(size, np.int64)
-        self.run_ctx = np.empty(size, np.int64)
-        self.run_end = np.empty(size, np.int64)
-        self.run_len = np.empty(size, np.int64)
+        self.run_ctx = np.empty(tables, np.int64)
+        self.run_end = np.empty(tables, np.int64)
+        self.run_len = np.empty(tables, np.int64)
+        self.res = np.empty(size, np.int32)
         self.sym = np.empty(size, np.int32)
         self.sym_sorted = np.empty(size, np.int32)
         self.raw_sizes = np.empty(size, np.int32)
@@ -131,18 +134,17 @@ def encode_planes(
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes)
     tables = coder_tables(model)
-    buf = _Buffers(_step_capacity(shapes))
+    buf = _Buffers(_step_capacity(shapes), tables.count)
     encoder = constriction.stream.queue.RangeEncoder()
     models = tables.models
     for step in range(session.step_count):
-        pred, ctx = session.contexts(step)
+        pred, ctx, values = session.encode_step(step)
         n = pred.size
         if n == 0:
             continue
-        values = session.targets(step)
-        runs, raw_count, res = _prepare(
+        runs, raw_count = _prepare(
             values, pred, ctx, tables.count, buf.order, buf.run_ctx, buf.run_end, buf.run_len,
-            buf.sym, buf.sym_sorted,
+            buf.res, buf.sym, buf.sym_sorted,
         )
         if runs < 0:
             raise ValueError("model produced a context index outside its tables")
@@ -153,9 +155,8 @@ def encode_planes(
             start = end
         if raw_count:
             raw_values = np.empty(raw_count, np.int32)
-            raw_parts(res, buf.sym[:n], buf.order[:n], raw_values, buf.raw_sizes)
+            raw_parts(buf.res[:n], buf.sym[:n], buf.order[:n], raw_values, buf.raw_sizes)
             encoder.encode(raw_values, tables.raw, buf.raw_sizes[:raw_count])
-        session.commit(step, values)
     session.finish()
     words = encoder.get_compressed().astype("<u4", copy=False)
     return bytes([STREAM_VERSION]) + words.tobytes()
@@ -176,7 +177,7 @@ def decode_planes(
     tables = coder_tables(model)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
-        _decode_steps(decoder, session, tables, _Buffers(_step_capacity(shapes)))
+        _decode_steps(decoder, session, tables, _Buffers(_step_capacity(shapes), tables.count))
         exhausted = decoder.maybe_exhausted()
     except ContainerError:
         raise
@@ -209,9 +210,9 @@ def _decode_steps(decoder, session: ContextSession, tables: CoderTables, buf: _B
             raw_values = decoder.decode(tables.raw, buf.raw_sizes[:raw_count]).astype(np.int32)
         else:
             raw_values = buf.raw_sizes[:0]
-        res = np.empty(n, np.int32)
-        symbols_to_residuals(sym_sorted, buf.order[:n], raw_values, res)
-        session.commit(step, pred + res)
+        values = buf.res[:n]
+        symbols_to_values(sym_sorted, buf.order[:n], raw_values, pred, values)
+        session.commit(step, values)
 
 
 def iter_symbols(
@@ -224,12 +225,10 @@ def iter_symbols(
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes)
     for step in range(session.step_count):
-        pred, ctx = session.contexts(step)
+        pred, ctx, values = session.encode_step(step)
         if pred.size == 0:
             continue
-        values = session.targets(step)
         sym = np.empty(pred.size, np.int32)
         residuals_to_symbols((values - pred).astype(np.int32), sym)
         yield ctx.copy(), sym
-        session.commit(step, values)
     session.finish()

@@ -72,8 +72,9 @@ def raw_sizes_of(sym_sorted, raw_sizes):
 
 
 @njit(cache=True)
-def symbols_to_residuals(sym_sorted, order, raw_values, res):
-    """Invert residuals_to_symbols: res[order[t]] from sym_sorted[t] and the raw bits."""
+def symbols_to_values(sym_sorted, order, raw_values, pred, values):
+    """Invert residuals_to_symbols: values[order[t]] = pred[order[t]] + the residual of
+    sym_sorted[t] and its raw bits."""
     j = 0
     for t in range(sym_sorted.size):
         s = sym_sorted[t]
@@ -88,7 +89,13 @@ def symbols_to_residuals(sym_sorted, order, raw_values, res):
             r = m + K
             if (s - FIRST_ESCAPE) & 1:
                 r = -r
-        res[order[t]] = r
+        i = order[t]
+        values[i] = pred[i] + r
+
+
+def symbols_to_residuals(sym_sorted, order, raw_values, res) -> None:
+    """Invert residuals_to_symbols: res[order[t]] from sym_sorted[t] and the raw bits."""
+    symbols_to_values(sym_sorted, order, raw_values, np.zeros(res.size, res.dtype), res)
 
 
 def symbol_bits_table() -> np.ndarray:

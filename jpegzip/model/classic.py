@@ -44,6 +44,7 @@ def _zz(u: int, v: int) -> int:
 
 UP = np.array([_zz(n // 8 - 1, n % 8) for n in ZIGZAG])  # zigzag index of (u-1, v)
 LEFT = np.array([_zz(n // 8, n % 8 - 1) for n in ZIGZAG])  # zigzag index of (u, v-1)
+_UP, _LEFT = UP.tolist(), LEFT.tolist()  # Python ints: cheaper per coding step
 
 
 def _lut(edges: list[int], size: int) -> np.ndarray:
@@ -61,6 +62,7 @@ QUALITY_EDGES = [2, 3, 5, 8, 12, 18, 27]
 STEP_EDGES = [2, 4, 7, 12, 20]  # buckets of the quantizer of one AC frequency
 # frequency classes: zigzag 1..20 alone, then wider bands
 KPOS = np.array([0] + list(range(20)) + [20] * 3 + [21] * 4 + [22] * 8 + [23] * 9 + [24] * 19)
+_KPOS = KPOS.tolist()
 
 CLASSES = 2  # luma-like, chroma
 LEVELS = 5  # lattice level classes, see _level
@@ -136,37 +138,50 @@ def _quality(quant: np.ndarray) -> int:
 
 
 class _Component:
-    """Decoder-visible state of one component, plus the truth when encoding."""
+    """Decoder-visible state of one component. The coefficients are held as zigzag planes
+    `z` (64, h, w) int16: a coding step then reads and writes whole planes. The encoder
+    fills the AC planes with the truth up front (the DC, coded last, only as it is
+    committed); the kernels only read what the decoder has already decoded, so the contexts
+    are the same (tests/model checks it)."""
 
     def __init__(self, c: int, shape: tuple[int, int], quant: np.ndarray,
                  plane: np.ndarray | None) -> None:
         height, width = int(shape[0]), int(shape[1])
+        if height * width >= 1 << 29:  # active-list entries are int32 (index << 2 | flags)
+            raise ValueError(f"plane {c} has too many blocks")
         self.cls = 1 if c in (1, 2) else 0
         self.quality = _quality(quant)
         self.step = np.searchsorted(STEP_EDGES, quant[ZIGZAG], side="right").tolist()
         self.q = quant.astype(np.int64)
-        self.z = np.zeros((height, width, 64), np.int32)
-        self.nnz = np.zeros((height, width), np.int64)
-        self.rem = np.zeros((height, width), np.int64)
+        self.nnz = np.zeros((height, width), np.int8)
+        self.rem = np.zeros((height, width), np.int8)
         self.remaining = 0  # nonzero AC coefficients still to decode in this component
         self.paths: tuple[np.ndarray, np.ndarray] | None = None
         self.active: list[np.ndarray] | None = None  # per half: blocks with nonzeros left
         self.active_count = [0, 0]
-        self.truth = None
-        if plane is not None:
-            if plane.shape != (height, width, 64):
-                raise ValueError(f"plane {c} has shape {plane.shape}, expected (h, w, 64)")
-            if plane.dtype != np.int16 and plane.size and (
-                    plane.min() < -32768 or plane.max() > 32767):
-                raise ValueError(f"plane {c} holds values outside int16")
-            self.truth = np.ascontiguousarray(plane, dtype=np.int16)
+        self.truth = None  # encoder: the plane as given (returned by finish)
+        self.count = self.dc = None  # encoder: nonzero AC count and DC of every block
+        if plane is None:
+            self.z = np.zeros((64, height, width), np.int16)
+            return
+        if plane.shape != (height, width, 64):
+            raise ValueError(f"plane {c} has shape {plane.shape}, expected (h, w, 64)")
+        if plane.dtype != np.int16 and plane.size and (
+                plane.min() < -32768 or plane.max() > 32767):
+            raise ValueError(f"plane {c} holds values outside int16")
+        self.truth = np.asarray(plane, dtype=np.int16)
+        self.z = np.empty((64, height, width), np.int16)
+        self.count = np.empty((height, width), np.int8)
+        self.dc = np.empty((height, width), np.int16)
+        kn.to_zigzag(self.truth, ZIGZAG, self.z, self.count, self.dc)
 
     def start_ac(self) -> None:
-        """List, per checkerboard half, the blocks that have nonzero AC to decode."""
-        height, width = self.nnz.shape
-        parity = np.add.outer(np.arange(height), np.arange(width)) % 2
-        self.active = [np.flatnonzero((self.nnz > 0) & (parity == half)) for half in (0, 1)]
-        self.active_count = [a.size for a in self.active]
+        """List, per checkerboard half, the blocks that have nonzero AC to decode (int32
+        entries, see kernels.split_active)."""
+        size = self.nnz.size
+        halves = (np.empty((size + 1) // 2, np.int32), np.empty(size // 2, np.int32))
+        self.active_count = list(kn.split_active(self.nnz, *halves))
+        self.active = list(halves)
 
 
 class ClassicSession:
@@ -193,53 +208,81 @@ class ClassicSession:
             self.steps += [(c, AC, k, half) for k in range(1, 64) for half in (0, 1)]
             self.steps += [(c, DC, kind, h) for kind, h in lattice]
         self.step_count = len(self.steps)
+        self.bases = [self._base(self.comps[c], phase, a, b) for c, phase, a, b in self.steps]
         size = max(1, max(int(s[0]) * int(s[1]) for s in shapes))
         self.idx = np.empty(size, np.int64)
         self.pred = np.empty(size, np.int32)
         self.ctx = np.empty(size, np.int32)
+        self.values = np.empty(size if planes is not None else 0, np.int32)
         self.n = 0
+
+    @staticmethod
+    def _base(comp: _Component, phase: int, a: int, b: int) -> int:
+        """First fine context of a step."""
+        if phase == AC:
+            return AC_BASE + ((comp.cls * N_KPOS + _KPOS[a]) * STEPS
+                              + comp.step[a]) * AC_PER_POSITION + b
+        if phase == NNZ:
+            return NNZ_BASE + ((comp.cls * LEVELS + _level(a, b)) * QUALITIES
+                               + comp.quality) * N_AVG
+        return DC_BASE + (comp.cls * LEVELS + _level(a, b)) * N_SPREAD * N_ACT
 
     def contexts(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Prediction and context of each symbol of the step (valid until the next call)."""
         c, phase, a, b = self.steps[step]
         comp = self.comps[c]
         if phase == AC:
-            if comp.remaining <= 0 or (comp.active is not None and comp.active_count[b] == 0):
-                self.n = 0
-            else:
-                if comp.active is None:
-                    comp.start_ac()
-                base = AC_BASE + ((comp.cls * N_KPOS + int(KPOS[a])) * STEPS
-                                  + comp.step[a]) * AC_PER_POSITION + b
-                self.n, comp.active_count[b] = kn.ac_contexts(
-                    comp.z, comp.rem, comp.active[b], comp.active_count[b], a, b, int(UP[a]),
-                    int(LEFT[a]), base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
-                    self.ctx)
+            self._ac(comp, a, b, self.bases[step], False)
         elif phase == NNZ:
-            base = NNZ_BASE + ((comp.cls * LEVELS + _level(a, b)) * QUALITIES
-                               + comp.quality) * N_AVG
-            self.n = kn.nnz_contexts(comp.nnz, a, b, base, AVG_LUT, self.cmap, self.idx,
-                                     self.pred, self.ctx)
+            self.n = kn.nnz_contexts(comp.nnz, a, b, self.bases[step], AVG_LUT, self.cmap,
+                                     self.idx, self.pred, self.ctx)
         else:
             if comp.paths is None:
                 comp.paths = kn.dc_paths(comp.z, NATURAL_TO_ZIGZAG[:8].copy(),
                                          NATURAL_TO_ZIGZAG[::8].copy(), comp.q[:8].copy(),
                                          comp.q[::8].copy(), _EDGE_WEIGHTS)
             cx, cy = comp.paths
-            base = DC_BASE + (comp.cls * LEVELS + _level(a, b)) * N_SPREAD * N_ACT
-            self.n = kn.dc_contexts(comp.z, comp.nnz, cx, cy, int(comp.q[0]), a, b, base,
-                                    SPREAD_LUT, ACT_LUT, N_ACT, self.cmap, self.idx,
-                                    self.pred, self.ctx)
+            self.n = kn.dc_contexts(comp.z, comp.nnz, cx, cy, int(comp.q[0]), a, b,
+                                    self.bases[step], SPREAD_LUT, ACT_LUT, N_ACT, self.cmap,
+                                    self.idx, self.pred, self.ctx)
         return self.pred[: self.n], self.ctx[: self.n]
 
+    def _ac(self, comp: _Component, k: int, half: int, base: int, encode: bool) -> None:
+        """AC contexts of one step; `encode` also takes the targets and commits them."""
+        if comp.remaining <= 0 or (comp.active is not None and comp.active_count[half] == 0):
+            self.n = 0
+            return
+        if comp.active is None:
+            comp.start_ac()
+        self.n, comp.active_count[half], nonzero = kn.ac_contexts(
+            comp.z, comp.rem, comp.active[half], comp.active_count[half], k, half, _UP[k],
+            _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
+            self.ctx, self.values, encode)
+        comp.remaining -= nonzero
+
+    def encode_step(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encoder: contexts, targets and commit of one step in one go (prediction, context
+        and true value of each symbol; valid until the next call)."""
+        c, phase, a, b = self.steps[step]
+        comp = self.comps[c]
+        if phase != AC or comp.truth is None:
+            pred, ctx = self.contexts(step)
+            values = self.targets(step)
+            self.commit(step, values)
+            return pred, ctx, values
+        self._ac(comp, a, b, self.bases[step], True)
+        n = self.n
+        return self.pred[:n], self.ctx[:n], self.values[:n]
+
     def targets(self, step: int) -> np.ndarray:
-        """Encoder only: the true values of the symbols of the last `contexts` call."""
+        """Encoder only: the true values of the symbols of the last `contexts` call (valid
+        until the next call)."""
         c, phase, a, _ = self.steps[step]
-        truth = self.comps[c].truth
-        if truth is None:
+        comp = self.comps[c]
+        if comp.truth is None:
             raise RuntimeError("targets() needs the planes (encoder side)")
-        k = int(ZIGZAG[a]) if phase == AC else (0 if phase == DC else -1)
-        return kn.gather(truth, self.idx[: self.n], k, np.empty(self.n, np.int32))
+        plane = comp.z[a] if phase == AC else (comp.count if phase == NNZ else comp.dc)
+        return kn.gather(plane, self.idx[: self.n], self.values[: self.n])
 
     def commit(self, step: int, values: np.ndarray) -> None:
         """Store the decoded values of the step; impossible values mean a damaged stream."""
@@ -259,14 +302,18 @@ class ClassicSession:
 
     def finish(self) -> list[np.ndarray]:
         """The planes in natural order; fails if a block's nonzero count was not met."""
-        out = []
         for comp in self.comps:
             if comp.remaining != 0 or (comp.rem.size and comp.rem.max() != 0):
                 raise ContainerError("coefficient stream: nonzero counts do not match")
+        out = []
+        for comp in self.comps:
             if comp.truth is None:
-                out.append(np.take(comp.z, NATURAL_TO_ZIGZAG, axis=2).astype(np.int16))
+                height, width = comp.nnz.shape
+                plane = np.empty((height, width, 64), np.int16)
+                out.append(kn.to_natural(comp.z, ZIGZAG, plane))
             else:
                 out.append(comp.truth)
+            comp.z = comp.paths = None  # the session is done: free its planes early
         return out
 
 

@@ -3,10 +3,12 @@
 Every `*_contexts` kernel fills, for one coding step of one component, the flat block
 indices it codes (`idx`), an integer prediction and a context index per block (the fine
 context, computed here, mapped through `cmap` to the table that codes it),
-reading only state the decoder has already rebuilt: `z` (coefficients in zigzag order,
+reading only state the decoder has already rebuilt: `z` (the coefficients as 64 zigzag
+planes (64, h, w) int16, so a step reads whole planes, not one value per 128-byte block;
 zero where not decoded yet) and `nnz` / `rem` (nonzero AC count per block, and how many
 of them are still to come). The `*_commit` kernels store decoded values and return -1 for
-values no valid stream can produce.
+values no valid stream can produce. Magnitudes are taken in int64 (an int16 -32768 has
+none), and hot helpers are inlined (a numba call with array arguments is not cheap).
 
 Lattice steps (nonzero counts and DC) visit a coarse-to-fine grid: ROOT is block (0, 0);
 DIAG at stride h codes the blocks at odd multiples of h in both coordinates, from their
@@ -22,6 +24,7 @@ from numba import njit
 ROOT, DIAG, AXIAL = 0, 1, 2
 FIX = 12  # fixed-point bits of the DC edge weights
 GRADIENT_CLAMP = 1 << 40  # far beyond any real image; keeps int64 sums exact
+FIRST_COLUMN, LAST_COLUMN = 1, 2  # flags of an active-list entry
 
 
 @njit(cache=True)
@@ -44,7 +47,15 @@ def lattice_blocks(height, width, kind, h, out):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _row(b, i, width):
+    """Row of flat index b, from the row i of the previous (smaller) one: no division."""
+    while b >= (i + 1) * width:
+        i += 1
+    return i
+
+
+@njit(cache=True, inline="always")
 def _neighbour(kind, d, h):
     """Offset of lattice neighbour d (0..3) for a DIAG or AXIAL step."""
     if kind == DIAG:
@@ -57,8 +68,10 @@ def nnz_contexts(nnz, kind, h, base, avg_lut, cmap, idx, pred, ctx):
     """Nonzero-AC count per block, predicted by the mean count of its lattice neighbours."""
     height, width = nnz.shape
     n = lattice_blocks(height, width, kind, h, idx)
+    i = 0
     for t in range(n):
-        i, j = idx[t] // width, idx[t] % width
+        i = _row(idx[t], i, width)
+        j = idx[t] - i * width
         total = 0
         avail = 0
         if kind != ROOT:
@@ -80,103 +93,179 @@ def nnz_contexts(nnz, kind, h, base, avg_lut, cmap, idx, pred, ctx):
 @njit(cache=True)
 def nnz_commit(nnz, rem, idx, values):
     """Store decoded counts; returns their sum, or -1 when one is outside 0..63."""
-    width = nnz.shape[1]
+    nnzf = nnz.reshape(nnz.size)
+    remf = rem.reshape(rem.size)
     total = 0
     for t in range(idx.size):
         v = values[t]
         if v < 0 or v > 63:
             return -1
-        nnz[idx[t] // width, idx[t] % width] = v
-        rem[idx[t] // width, idx[t] % width] = v
+        nnzf[idx[t]] = v
+        remf[idx[t]] = v
         total += v
     return total
 
 
 @njit(cache=True)
 def ac_contexts(z, rem, active, count, k, half, up, left, base, rem_lut, est_lut, est_count,
-                cmap, idx, pred, ctx):
+                cmap, idx, pred, ctx, values, encode):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
-    `active[:count]` lists the half's blocks that had nonzeros left; it is compacted in
-    place. Half 1 sees coefficient k of its four neighbours (half 0 was coded first); both
-    halves see the lower frequencies (u-1, v) and (u, v-1) of their block and neighbours.
-    Returns (symbols, blocks still active).
+    `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
+    is compacted in place. Half 1 sees coefficient k of its four neighbours (half 0 was
+    coded first); half 0 sees the lower frequencies (u-1, v) and (u, v-1) of its
+    neighbours; both see those of their own block (one off the 8x8 grid counts 0).
+    `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
+    is read by its own context only. Returns (symbols, blocks still active, nonzeros
+    committed).
     """
-    height, width = rem.shape
+    blocks = rem.size
+    width = rem.shape[1]
+    last_row = blocks - width
+    flat = z.reshape(64, blocks)
+    remf = rem.reshape(blocks)
+    zk, zu, zl = flat[k], flat[max(up, 0)], flat[max(left, 0)]
+    wu, wl = (1 if up >= 0 else 0), (1 if left >= 0 else 0)
     n = 0
     keep = 0
+    nonzero = 0
     for a in range(count):
-        b = active[a]
-        i, j = b // width, b % width
-        r = rem[i, j]
+        e = active[a]
+        b = e >> 2
+        r = remf[b]
         if r <= 0:
             continue
-        active[keep] = b
+        active[keep] = e
         keep += 1
-        own = 0
-        if up >= 0:
-            own += abs(z[i, j, up])
-        if left >= 0:
-            own += abs(z[i, j, left])
-        near = 0
-        low = 0
-        avail = 0
-        for d in range(4):
-            y = i + (0, 0, -1, 1)[d]
-            x = j + (-1, 1, 0, 0)[d]
-            if 0 <= y < height and 0 <= x < width:
+        own = wu * abs(np.int64(zu[b])) + wl * abs(np.int64(zl[b]))
+        if half == 1:
+            near = 0
+            avail = 0
+            if not e & FIRST_COLUMN:
+                near += abs(np.int64(zk[b - 1]))
                 avail += 1
-                near += abs(z[y, x, k])
-                if up >= 0:
-                    low += abs(z[y, x, up])
-                if left >= 0:
-                    low += abs(z[y, x, left])
-        if half == 1 and avail > 0:
-            est = 2 * ((4 * near) // avail) + 2 * own
+            if not e & LAST_COLUMN:
+                near += abs(np.int64(zk[b + 1]))
+                avail += 1
+            if b >= width:
+                near += abs(np.int64(zk[b - width]))
+                avail += 1
+            if b < last_row:
+                near += abs(np.int64(zk[b + width]))
+                avail += 1
+            mean4 = near if avail == 4 else (4 * near) // max(avail, 1)
+            est = 2 * mean4 + 2 * own
         else:
+            low = 0
+            if not e & FIRST_COLUMN:
+                low += wu * abs(np.int64(zu[b - 1])) + wl * abs(np.int64(zl[b - 1]))
+            if not e & LAST_COLUMN:
+                low += wu * abs(np.int64(zu[b + 1])) + wl * abs(np.int64(zl[b + 1]))
+            if b >= width:
+                low += wu * abs(np.int64(zu[b - width])) + wl * abs(np.int64(zl[b - width]))
+            if b < last_row:
+                low += wu * abs(np.int64(zu[b + width])) + wl * abs(np.int64(zl[b + width]))
             est = low // 2 + 2 * own
         rb = rem_lut[min(r, rem_lut.size - 1)]
         eb = est_lut[min(est, est_lut.size - 1)]
         idx[n] = b
         pred[n] = 0
         ctx[n] = cmap[base + (rb * est_count + eb) * 2]
+        if encode:
+            v = zk[b]
+            values[n] = v
+            if v != 0:
+                remf[b] -= 1
+                nonzero += 1
         n += 1
-    return n, keep
+    return n, keep, nonzero
 
 
 @njit(cache=True)
 def ac_commit(z, rem, k, idx, values):
     """Store coefficient k; returns how many were nonzero, or -1 outside int16."""
-    width = rem.shape[1]
+    blocks = rem.size
+    zk = z.reshape(64, blocks)[k]
+    remf = rem.reshape(blocks)
     nonzero = 0
     for t in range(idx.size):
         v = values[t]
         if v < -32768 or v > 32767:
             return -1
-        i, j = idx[t] // width, idx[t] % width
-        z[i, j, k] = v
+        b = idx[t]
+        zk[b] = v
         if v != 0:
-            rem[i, j] -= 1
+            remf[b] -= 1
             nonzero += 1
     return nonzero
 
 
 @njit(cache=True)
-def gather(truth, idx, k, out):
-    """Encoder targets: truth[block, k] (natural index k) for the coded blocks; k < 0
-    gives the count of nonzero AC coefficients instead."""
-    width = truth.shape[1]
+def gather(plane, idx, out):
+    """Encoder targets: plane[idx] (a coefficient plane, or the nonzero counts)."""
+    flat = plane.reshape(plane.size)
     for t in range(idx.size):
-        i, j = idx[t] // width, idx[t] % width
-        if k >= 0:
-            out[t] = truth[i, j, k]
-        else:
-            c = 0
-            for m in range(1, 64):
-                if truth[i, j, m] != 0:
-                    c += 1
-            out[t] = c
+        out[t] = flat[idx[t]]
     return out
+
+
+@njit(cache=True)
+def to_zigzag(truth, zigzag, z, count, dc):
+    """Encoder: natural-order (h, w, 64) blocks -> the AC of zigzag planes z (64, h, w),
+    the nonzero AC count and the DC of every block. z[0] stays zero: the DC is coded last,
+    so the AC contexts must see it as the decoder does (not yet decoded). One block row
+    at a time, one plane row after the other (64 interleaved plane writes would thrash
+    the cache when the plane size is a multiple of 4 KiB)."""
+    height, width = count.shape
+    for i in range(height):
+        for j in range(width):
+            dc[i, j] = truth[i, j, 0]
+            z[0, i, j] = 0
+            count[i, j] = 0
+        for m in range(1, 64):
+            n = zigzag[m]
+            row = z[m, i]
+            for j in range(width):
+                v = truth[i, j, n]
+                row[j] = v
+                count[i, j] += v != 0  # no branch: a mispredicted one per coefficient
+
+
+@njit(cache=True)
+def to_natural(z, zigzag, out):
+    """Decoder: zigzag planes (64, h, w) -> natural-order int16 blocks (h, w, 64)."""
+    height, width = out.shape[0], out.shape[1]
+    for i in range(height):
+        for m in range(64):
+            n = zigzag[m]
+            row = z[m, i]
+            for j in range(width):
+                out[i, j, n] = row[j]
+    return out
+
+
+@njit(cache=True)
+def split_active(nnz, half0, half1):
+    """Blocks with nonzero AC, per checkerboard half, in raster order; returns the counts.
+    Each entry is flat index << 2 | FIRST_COLUMN | LAST_COLUMN (no division per visit)."""
+    height, width = nnz.shape
+    n0 = 0
+    n1 = 0
+    for i in range(height):
+        for j in range(width):
+            if nnz[i, j] > 0:
+                e = (i * width + j) << 2
+                if j == 0:
+                    e |= FIRST_COLUMN
+                if j == width - 1:
+                    e |= LAST_COLUMN
+                if (i + j) % 2 == 0:
+                    half0[n0] = e
+                    n0 += 1
+                else:
+                    half1[n1] = e
+                    n1 += 1
+    return n0, n1
 
 
 @njit(cache=True)
@@ -188,23 +277,31 @@ def dc_paths(z, row_zz, col_zz, row_q, col_q, weights):
     blocks; gy likewise from the first column. cx / cy accumulate them along rows /
     columns, so the estimated DC difference of any two blocks on a line is one subtraction.
     """
-    height, width = z.shape[0], z.shape[1]
+    height, width = z.shape[1], z.shape[2]
     cx = np.zeros((height, width), np.int64)
     cy = np.zeros((height, width), np.int64)
+    g = np.zeros(width, np.int64)
     for i in range(height):
+        g[:] = 0
+        for v in range(1, 8):
+            row = z[row_zz[v], i]
+            f = weights[v] * row_q[v]
+            sign = 1 if v % 2 == 0 else -1
+            for j in range(1, width):
+                g[j] += f * (sign * np.int64(row[j - 1]) - np.int64(row[j]))
+        for j in range(1, width):
+            cx[i, j] = cx[i, j - 1] + max(-GRADIENT_CLAMP, min(GRADIENT_CLAMP, g[j]))
+        if i == 0:
+            continue
+        g[:] = 0
+        for u in range(1, 8):
+            plane = z[col_zz[u]]
+            f = weights[u] * col_q[u]
+            sign = 1 if u % 2 == 0 else -1
+            for j in range(width):
+                g[j] += f * (sign * np.int64(plane[i - 1, j]) - np.int64(plane[i, j]))
         for j in range(width):
-            if j > 0:
-                g = 0
-                for v in range(1, 8):
-                    left = z[i, j - 1, row_zz[v]] * (1 if v % 2 == 0 else -1)
-                    g += weights[v] * row_q[v] * (left - z[i, j, row_zz[v]])
-                cx[i, j] = cx[i, j - 1] + max(-GRADIENT_CLAMP, min(GRADIENT_CLAMP, g))
-            if i > 0:
-                g = 0
-                for u in range(1, 8):
-                    above = z[i - 1, j, col_zz[u]] * (1 if u % 2 == 0 else -1)
-                    g += weights[u] * col_q[u] * (above - z[i, j, col_zz[u]])
-                cy[i, j] = cy[i - 1, j] + max(-GRADIENT_CLAMP, min(GRADIENT_CLAMP, g))
+            cy[i, j] = cy[i - 1, j] + max(-GRADIENT_CLAMP, min(GRADIENT_CLAMP, g[j]))
     return cx, cy
 
 
@@ -217,10 +314,13 @@ def dc_contexts(z, nnz, cx, cy, q0, kind, h, base, spread_lut, act_lut, act_coun
     L-shaped paths. The spread of the neighbour estimates picks the context.
     """
     height, width = nnz.shape
+    dc = z[0]
     n = lattice_blocks(height, width, kind, h, idx)
     scale = np.int64(q0) << FIX
+    i = 0
     for t in range(n):
-        i, j = idx[t] // width, idx[t] % width
+        i = _row(idx[t], i, width)
+        j = idx[t] - i * width
         total = np.int64(0)
         lo = np.int64(0)
         hi = np.int64(0)
@@ -231,7 +331,7 @@ def dc_contexts(z, nnz, cx, cy, q0, kind, h, base, spread_lut, act_lut, act_coun
                 y, x = i + di, j + dj
                 if not (0 <= y < height and 0 <= x < width):
                     continue
-                est = 2 * np.int64(z[y, x, 0]) * scale
+                est = 2 * np.int64(dc[y, x]) * scale
                 if kind == DIAG:
                     est += (cx[y, j] - cx[y, x]) + (cy[i, j] - cy[y, j])
                     est += (cy[i, x] - cy[y, x]) + (cx[i, j] - cx[i, x])
@@ -265,10 +365,10 @@ def dc_contexts(z, nnz, cx, cy, q0, kind, h, base, spread_lut, act_lut, act_coun
 @njit(cache=True)
 def dc_commit(z, idx, values):
     """Store decoded DC values; returns -1 when one is outside int16."""
-    width = z.shape[1]
+    dc = z.reshape(64, z.shape[1] * z.shape[2])[0]
     for t in range(idx.size):
         v = values[t]
         if v < -32768 or v > 32767:
             return -1
-        z[idx[t] // width, idx[t] % width, 0] = v
+        dc[idx[t]] = v
     return 0

@@ -77,17 +77,22 @@ def test_decoder_session_replays_the_encoder_contexts():
     plane = plane.astype(np.int16)
     quant = [np.full(64, 3, np.uint16)]
     truth = model.begin([(7, 9)], quant, [(1, 1)], [plane])
+    fused = model.begin([(7, 9)], quant, [(1, 1)], [plane])
     replay = model.begin([(7, 9)], quant, [(1, 1)], None)
     for step in range(truth.step_count):
         p1, c1 = truth.contexts(step)
         p2, c2 = replay.contexts(step)
+        p3, c3, v3 = fused.encode_step(step)
         assert np.array_equal(p1, p2) and np.array_equal(c1, c2)
+        assert np.array_equal(p1, p3) and np.array_equal(c1, c3)
         if p1.size:
             values = truth.targets(step)
+            assert np.array_equal(values, v3)
             truth.commit(step, values)
             replay.commit(step, values.copy())
     out = replay.finish()
     assert np.array_equal(out[0], plane)
+    assert np.array_equal(fused.finish()[0], plane)
 
 
 def test_zigzag_is_a_permutation():
