@@ -7,7 +7,8 @@ and each context's run is coded in a single constriction call with that context'
 table; escaped residuals then add their raw bits. The decoder asks the model for the same
 contexts, so it decodes the same runs in the same order.
 
-Stream layout: one version byte, then the range coder's 32-bit words, little-endian.
+Stream layout: one version byte, then the range coder's 32-bit words, little-endian; the
+coded data starts with the per-image table adaptations (adapt.py).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import numpy as np
 from numba import njit
 
 from ..errors import ContainerError
-from .symbols import raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_values
+from . import adapt
+from .symbols import ALPHABET, raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_values
 from .tables import CoderTables, coder_tables
 
-STREAM_VERSION = 1
+STREAM_VERSION = 2
 
 
 class ContextSession(Protocol):
@@ -92,32 +94,47 @@ def _group(ctx, table_count, order, run_ctx, run_end, run_len):
 
 
 @njit(cache=True)
-def _prepare(values, pred, ctx, table_count, order, run_ctx, run_end, run_len, res, sym,
-             sym_sorted):
-    """Encoder side of one step: residual symbols sorted by context, plus run bounds."""
+def _prepare(values, pred, ctx, histogram, order, runs_out, scratch, sym_sorted):
+    """Encoder pass 1 of one step: residual symbols sorted by context, the runs (rows of
+    runs_out: context, end, length), the raw bits of escapes (rows 2 and 3 of scratch: value,
+    size) and the per-table symbol histogram. Returns (runs, raw count); runs is -1 when a
+    context is outside the tables."""
     n = values.size
+    res, sym = scratch[0], scratch[1]
     for t in range(n):
         res[t] = values[t] - pred[t]
     raw_count = residuals_to_symbols(res[:n], sym)
-    runs = _group(ctx, table_count, order, run_ctx, run_end, run_len)
+    runs = _group(ctx, histogram.shape[0], order, runs_out[0], runs_out[1], runs_out[2])
+    if runs < 0:
+        return -1, 0
     for t in range(n):
         sym_sorted[t] = sym[order[t]]
+    start = 0
+    for r in range(runs):  # one table row at a time: the histogram stays in cache
+        row = histogram[runs_out[0, r]]
+        end = runs_out[1, r]
+        for t in range(start, end):
+            row[sym_sorted[t]] += 1
+        start = end
+    if raw_count:
+        raw_parts(res[:n], sym, order[:n], scratch[2], scratch[3])
     return runs, raw_count
 
 
 class _Buffers:
     """Scratch arrays sized for the largest step of an image (runs: one per table)."""
 
-    def __init__(self, size: int, tables: int) -> None:
+    def __init__(self, size: int, tables: int, encoder: bool = False) -> None:
         size = max(size, 1)
         self.order = np.empty(size, np.int64)
         self.run_ctx = np.empty(tables, np.int64)
         self.run_end = np.empty(tables, np.int64)
         self.run_len = np.empty(tables, np.int64)
         self.res = np.empty(size, np.int32)
-        self.sym = np.empty(size, np.int32)
-        self.sym_sorted = np.empty(size, np.int32)
         self.raw_sizes = np.empty(size, np.int32)
+        if encoder:
+            self.runs = np.empty((3, tables), np.int64)  # context, end, length per run
+            self.scratch = np.empty((4, size), np.int32)  # residual, symbol, raw value, size
 
 
 def _step_capacity(planes_or_shapes) -> int:
@@ -130,34 +147,40 @@ def encode_planes(
     sampling: list[tuple[int, int]],
     model: ContextModel,
 ) -> bytes:
-    """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes."""
+    """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes.
+
+    Two passes: every step's contexts and symbols first (the model's state needs no
+    coder), then the tables worth adapting to this image (adapt.py), then the coding."""
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes)
     tables = coder_tables(model)
-    buf = _Buffers(_step_capacity(shapes), tables.count)
-    encoder = constriction.stream.queue.RangeEncoder()
-    models = tables.models
+    buf = _Buffers(_step_capacity(shapes), tables.count, encoder=True)
+    histogram = np.zeros((tables.count, ALPHABET), np.int32)
+    coded = []
     for step in range(session.step_count):
         pred, ctx, values = session.encode_step(step)
         n = pred.size
         if n == 0:
             continue
-        runs, raw_count = _prepare(
-            values, pred, ctx, tables.count, buf.order, buf.run_ctx, buf.run_end, buf.run_len,
-            buf.res, buf.sym, buf.sym_sorted,
-        )
+        sym_sorted = np.empty(n, np.int32)
+        runs, raw_count = _prepare(values, pred, ctx, histogram, buf.order, buf.runs,
+                                   buf.scratch, sym_sorted)
         if runs < 0:
             raise ValueError("model produced a context index outside its tables")
-        sym_sorted = buf.sym_sorted
+        raw = buf.scratch[2:, :raw_count].copy() if raw_count else None
+        coded.append((sym_sorted, buf.runs[:2, :runs].tolist(), raw))
+    session.finish()
+    encoder = constriction.stream.queue.RangeEncoder()
+    chosen = adapt.choose(histogram, tables.frequencies, tables.log_frequencies)
+    adapted = adapt.encode_header(encoder, chosen, tables.frequencies)
+    models = adapt.models_for(tables, chosen[0], adapted)
+    for sym_sorted, (run_ctx, run_end), raw in coded:
         start = 0
-        for c, end in zip(buf.run_ctx[:runs].tolist(), buf.run_end[:runs].tolist(), strict=True):
+        for c, end in zip(run_ctx, run_end, strict=True):
             encoder.encode(sym_sorted[start:end], models[c])
             start = end
-        if raw_count:
-            raw_values = np.empty(raw_count, np.int32)
-            raw_parts(buf.res[:n], buf.sym[:n], buf.order[:n], raw_values, buf.raw_sizes)
-            encoder.encode(raw_values, tables.raw, buf.raw_sizes[:raw_count])
-    session.finish()
+        if raw is not None:
+            encoder.encode(raw[0], tables.raw, raw[1])
     words = encoder.get_compressed().astype("<u4", copy=False)
     return bytes([STREAM_VERSION]) + words.tobytes()
 
@@ -177,7 +200,9 @@ def decode_planes(
     tables = coder_tables(model)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
-        _decode_steps(decoder, session, tables, _Buffers(_step_capacity(shapes), tables.count))
+        models = adapt.models_for(tables, *adapt.decode_header(decoder, tables.frequencies))
+        _decode_steps(decoder, session, tables, models,
+                      _Buffers(_step_capacity(shapes), tables.count))
         exhausted = decoder.maybe_exhausted()
     except ContainerError:
         raise
@@ -190,8 +215,8 @@ def decode_planes(
     return session.finish()
 
 
-def _decode_steps(decoder, session: ContextSession, tables: CoderTables, buf: _Buffers) -> None:
-    models = tables.models
+def _decode_steps(decoder, session: ContextSession, tables: CoderTables, models: list,
+                  buf: _Buffers) -> None:
     for step in range(session.step_count):
         pred, ctx = session.contexts(step)
         n = pred.size

@@ -27,6 +27,10 @@ class CoderTables:
             raise ValueError("every symbol needs a nonzero probability")
         rows = probabilities / probabilities.sum(axis=1, keepdims=True)
         self.count = rows.shape[0]
+        # integer view of the tables, the base of per-image adaptation (adapt.py)
+        self.frequencies = np.maximum(np.rint(rows * 65535), 1).astype(np.int64)
+        self.log_frequencies = np.log2(self.frequencies / self.frequencies.sum(
+            axis=1, keepdims=True))  # the encoder's cost estimates only
         self.models = [constriction.stream.model.Categorical(row, perfect=False) for row in rows]
         self.raw = constriction.stream.model.Uniform()
 

@@ -9,7 +9,9 @@ earlier steps decoded:
    halves of a checkerboard; a block is coded only while it still has nonzeros to come,
    so the zeros after its last nonzero cost nothing. Context: component class, frequency,
    remaining nonzeros, and the magnitudes around (same frequency in the four neighbours for
-   the second half, lower frequencies of the block and of its neighbours for both);
+   the second half, with the sign of their sum; lower frequencies of the block and of its
+   neighbours for both; the first half of (0, 1) has no lower frequency and reads the
+   neighbours' nonzero counts instead);
 3. DC last, on the lattice, predicted from the decoded neighbour DCs plus the DC step that
    edge continuity reads from the AC of both blocks (Lepton's DC idea), which beats any
    predictor from neighbour DCs alone.
@@ -44,6 +46,7 @@ def _zz(u: int, v: int) -> int:
 
 UP = np.array([_zz(n // 8 - 1, n % 8) for n in ZIGZAG])  # zigzag index of (u-1, v)
 LEFT = np.array([_zz(n // 8, n % 8 - 1) for n in ZIGZAG])  # zigzag index of (u, v-1)
+LEFT[2] = 1  # (1, 0) has no (u, v-1): its partner is the other first AC, (0, 1)
 _UP, _LEFT = UP.tolist(), LEFT.tolist()  # Python ints: cheaper per coding step
 
 
@@ -74,7 +77,7 @@ N_SPREAD, N_ACT, N_KPOS = int(SPREAD_LUT[-1]) + 1, int(ACT_LUT[-1]) + 1, int(KPO
 NNZ_BASE = 0
 NNZ_COUNT = CLASSES * LEVELS * QUALITIES * N_AVG
 AC_BASE = NNZ_BASE + NNZ_COUNT
-AC_PER_POSITION = 2 * N_REM * N_EST
+AC_PER_POSITION = 2 * N_REM * N_EST * kn.SIGNS
 AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
 DC_BASE = AC_BASE + AC_COUNT
 DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
@@ -96,7 +99,7 @@ def context_families() -> np.ndarray:
     ac = (ctx >= AC_BASE) & (ctx < DC_BASE)
     local = ctx[ac] - AC_BASE
     fam[ac] = 100_000 + (local // AC_PER_POSITION) * N_REM + (local % AC_PER_POSITION) // (
-        2 * N_EST)
+        2 * N_EST * kn.SIGNS)
     dc = ctx >= DC_BASE
     fam[dc] = 200_000 + (ctx[dc] - DC_BASE) // (N_SPREAD * N_ACT)
     return np.unique(fam, return_inverse=True)[1]
@@ -255,8 +258,8 @@ class ClassicSession:
         if comp.active is None:
             comp.start_ac()
         self.n, comp.active_count[half], nonzero = kn.ac_contexts(
-            comp.z, comp.rem, comp.active[half], comp.active_count[half], k, half, _UP[k],
-            _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
+            comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
+            _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
             self.ctx, self.values, encode)
         comp.remaining -= nonzero
 

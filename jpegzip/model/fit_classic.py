@@ -1,7 +1,7 @@
 """Fit the classic model's tables: count (context, symbol) pairs over a JPEG corpus.
 
     python -m jpegzip.model.fit_classic --corpus ../shared/corpus/train \
-        --out weights/classic-v1.npz
+        --out weights/classic-v2.npz
 
 Every training photo is used as it is (when it is a JPEG) and re-encoded with libjpeg
 (Pillow) at a few random qualities (mostly 70-95, from 30 to 100; JPEG sources only below
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         jobs += pick_variants(i, path, count, args.seed, source_quality(path))
     start = time.time()
     if args.counts:
-        counts = np.load(args.counts)
+        counts = np.load(args.counts, allow_pickle=False)
         total_bytes = 0
     else:
         counts, total_bytes = count_all(jobs, args.workers, start)

@@ -25,6 +25,7 @@ ROOT, DIAG, AXIAL = 0, 1, 2
 FIX = 12  # fixed-point bits of the DC edge weights
 GRADIENT_CLAMP = 1 << 40  # far beyond any real image; keeps int64 sums exact
 FIRST_COLUMN, LAST_COLUMN = 1, 2  # flags of an active-list entry
+SIGNS = 3  # AC sign buckets: neighbours' sum zero, positive, negative
 
 
 @njit(cache=True)
@@ -107,14 +108,17 @@ def nnz_commit(nnz, rem, idx, values):
 
 
 @njit(cache=True)
-def ac_contexts(z, rem, active, count, k, half, up, left, base, rem_lut, est_lut, est_count,
-                cmap, idx, pred, ctx, values, encode):
+def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
+                est_count, cmap, idx, pred, ctx, values, encode):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
     is compacted in place. Half 1 sees coefficient k of its four neighbours (half 0 was
     coded first); half 0 sees the lower frequencies (u-1, v) and (u, v-1) of its
-    neighbours; both see those of their own block (one off the 8x8 grid counts 0).
+    neighbours; both see those of their own block (one off the 8x8 grid counts 0). Half 1
+    also sees the sign of the sum of its neighbours' coefficient k (smooth gradients carry
+    the sign across blocks); half 0 of the first AC (nothing of lower frequency decoded
+    yet) sees the nonzero counts of its neighbours instead.
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
@@ -124,6 +128,7 @@ def ac_contexts(z, rem, active, count, k, half, up, left, base, rem_lut, est_lut
     last_row = blocks - width
     flat = z.reshape(64, blocks)
     remf = rem.reshape(blocks)
+    nnzf = nnz.reshape(blocks)
     zk, zu, zl = flat[k], flat[max(up, 0)], flat[max(left, 0)]
     wu, wl = (1 if up >= 0 else 0), (1 if left >= 0 else 0)
     n = 0
@@ -138,23 +143,42 @@ def ac_contexts(z, rem, active, count, k, half, up, left, base, rem_lut, est_lut
         active[keep] = e
         keep += 1
         own = wu * abs(np.int64(zu[b])) + wl * abs(np.int64(zl[b]))
+        sign = 0
         if half == 1:
             near = 0
+            signed = 0
             avail = 0
             if not e & FIRST_COLUMN:
-                near += abs(np.int64(zk[b - 1]))
+                x = np.int64(zk[b - 1])
+                near += abs(x)
+                signed += x
                 avail += 1
             if not e & LAST_COLUMN:
-                near += abs(np.int64(zk[b + 1]))
+                x = np.int64(zk[b + 1])
+                near += abs(x)
+                signed += x
                 avail += 1
             if b >= width:
-                near += abs(np.int64(zk[b - width]))
+                x = np.int64(zk[b - width])
+                near += abs(x)
+                signed += x
                 avail += 1
             if b < last_row:
-                near += abs(np.int64(zk[b + width]))
+                x = np.int64(zk[b + width])
+                near += abs(x)
+                signed += x
                 avail += 1
             mean4 = near if avail == 4 else (4 * near) // max(avail, 1)
             est = 2 * mean4 + 2 * own
+            sign = (signed > 0) + 2 * (signed < 0)  # no branch: the sign is a coin flip
+        elif k == 1:  # the neighbours' nonzero counts, scaled to four neighbours
+            left = 0 if e & FIRST_COLUMN else 1
+            right = 0 if e & LAST_COLUMN else 1
+            above = 1 if b >= width else 0
+            below = 1 if b < last_row else 0
+            total = (left * nnzf[b - left] + right * nnzf[b + right]
+                     + above * nnzf[b - above * width] + below * nnzf[b + below * width])
+            est = (4 * total) // max(left + right + above + below, 1)
         else:
             low = 0
             if not e & FIRST_COLUMN:
@@ -170,7 +194,7 @@ def ac_contexts(z, rem, active, count, k, half, up, left, base, rem_lut, est_lut
         eb = est_lut[min(est, est_lut.size - 1)]
         idx[n] = b
         pred[n] = 0
-        ctx[n] = cmap[base + (rb * est_count + eb) * 2]
+        ctx[n] = cmap[base + ((rb * est_count + eb) * SIGNS + sign) * 2]
         if encode:
             v = zk[b]
             values[n] = v

@@ -14,8 +14,8 @@ import numpy as np
 
 from .classic import CONTEXT_COUNT, ClassicModel
 
-DEFAULT_WEIGHTS = "classic-v1.npz"
-LAYOUT_VERSION = 1
+DEFAULT_WEIGHTS = "classic-v2.npz"
+LAYOUT_VERSION = 2
 
 
 def layout() -> np.ndarray:
