@@ -4,22 +4,25 @@
 input before returning anything; when the model cannot take the file (or fails in any way)
 it stores the file whole and records why. ``decompress`` checks the container, the model id,
 the length and the SHA-256 of the output, so it never returns wrong bytes. File helpers
-write atomically and never overwrite unless asked; ``check_written`` re-reads an output
-from disk, so a caller may delete the source. ``Codec`` keeps options and the model for
-services and worker processes.
+write atomically and never overwrite unless asked (two writers of one path: the first
+wins, the other fails); ``check_written`` re-reads an output from disk, so a caller may
+delete the source. Inputs over the limits in ``Options`` are refused before they are read
+or decoded. ``Codec`` keeps options and the model for services and worker processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
+import functools
 import os
 import stat
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from . import container
 from .container import Container, Mode
@@ -37,9 +40,11 @@ from .options import DEFAULT, Options
 START_OF_IMAGE = b"\xff\xd8"
 _STORED_MODEL_ID = bytes(container.MODEL_ID_LENGTH)
 _SHORT_ID_HEX = 12
+# link() errors that mean "this file system has no hard links" (FAT, some network mounts).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Result:
     """What one compress or decompress did, for reports.
 
@@ -52,7 +57,7 @@ class Result:
     stored_reason: str | None
     bytes_in: int
     bytes_out: int
-    original_sha256: bytes = field(default=b"", compare=False, repr=False)
+    original_sha256: bytes = dataclasses.field(default=b"", compare=False, repr=False)
 
 
 def compress(data: bytes, rate: float = 1.0, device: str = "auto") -> bytes:
@@ -72,16 +77,17 @@ def decompress(data: bytes) -> bytes:
 def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
     """``compress`` that also says which mode it used and why a file was stored."""
     options.require_lossless()
+    options.check_size("input", len(data))
     if not data:
         raise NotJpegError("empty input")
     if not data.startswith(START_OF_IMAGE):
         raise NotJpegError("no JPEG start-of-image marker (FF D8)")
-    packed, stored_reason = _try_lossless(data)
+    packed, stored_reason = _try_lossless(data, options)
     if packed is None:
-        packed = _store(data)
+        packed = _store(data, options)
     elif len(packed) >= len(data):
         # Tiny or unusual files: the model's overhead can outweigh its gain.
-        stored = _store(data)
+        stored = _store(data, options)
         if len(stored) < len(packed):
             packed, stored_reason = stored, "no-gain"
     mode = Mode.LOSSLESS if stored_reason is None else Mode.STORED
@@ -89,10 +95,15 @@ def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes
     return packed, Result(mode.value, stored_reason, len(data), len(packed), digest)
 
 
-def decompress_with_result(data: bytes) -> tuple[bytes, Result]:
+def decompress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
     """``decompress`` that also says which mode the .jrz was coded in."""
+    options.check_size("input", len(data))
     parsed = container.read(data)
-    original = _rebuild(parsed)
+    options.check_size("the original it holds", parsed.original_length)
+    try:
+        original = _rebuild(parsed, options)
+    except (Unsupported, VerificationFailed) as error:  # from a file not just made: damage
+        raise ContainerError(f"the sections do not rebuild a JPEG: {error}") from None
     if len(original) != parsed.original_length:
         raise ContainerError(
             f"length mismatch: decoded {len(original)} bytes, header says {parsed.original_length}"
@@ -125,14 +136,31 @@ def compress_file(
     def convert(data: bytes) -> tuple[bytes, Result]:
         return compress_with_result(data, options)
 
-    return _convert_file(Path(source), Path(destination), force, convert)
+    return _convert_file(Path(source), Path(destination), force, convert, options)
 
 
 def decompress_file(
-    source: str | os.PathLike, destination: str | os.PathLike, force: bool = False
+    source: str | os.PathLike,
+    destination: str | os.PathLike,
+    force: bool = False,
+    options: Options = DEFAULT,
 ) -> Result:
     """Decompress the .jrz at ``source`` into a JPEG at ``destination`` (atomic write)."""
-    return _convert_file(Path(source), Path(destination), force, decompress_with_result)
+
+    def convert(data: bytes) -> tuple[bytes, Result]:
+        return decompress_with_result(data, options)
+
+    return _convert_file(Path(source), Path(destination), force, convert, options)
+
+
+def read_input(source: str | os.PathLike | BinaryIO, options: Options = DEFAULT) -> bytes:
+    """The bytes of a file (a path, or an open binary file such as stdin); LimitExceeded,
+    before reading, when it holds more than ``options.max_input_bytes``. Never reads more
+    than one byte past the limit, even from a pipe."""
+    if hasattr(source, "read"):
+        return _read_limited(source, options)
+    with open(source, "rb") as handle:
+        return _read_limited(handle, options)
 
 
 def save(destination: str | os.PathLike, data: bytes, force: bool = False) -> None:
@@ -142,7 +170,9 @@ def save(destination: str | os.PathLike, data: bytes, force: bool = False) -> No
     _write_atomic(path, data, force, 0o666 & ~_umask())
 
 
-def check_written(path: str | os.PathLike, original_sha256: bytes, is_jrz: bool) -> None:
+def check_written(
+    path: str | os.PathLike, original_sha256: bytes, is_jrz: bool, options: Options = DEFAULT
+) -> None:
     """Sync an output to disk, re-read it and prove it gives the original JPEG back.
 
     The check before a source may be deleted, and before a finished output is trusted on a
@@ -151,24 +181,28 @@ def check_written(path: str | os.PathLike, original_sha256: bytes, is_jrz: bool)
     """
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-        data = handle.read()
+        data = _read_limited(handle, options)
     if is_jrz:
-        data = decompress(data)
+        data = decompress_with_result(data, options)[0]
     if container.sha256(data) != original_sha256:
         raise VerificationFailed(f"{path} does not give the original back")
 
 
-def source_digest(source: str | os.PathLike, compressing: bool) -> bytes:
+def source_digest(
+    source: str | os.PathLike, compressing: bool, options: Options = DEFAULT
+) -> bytes:
     """The SHA-256 that a conversion of ``source`` must give back: the JPEG's own when
     compressing, the one in the .jrz header when decompressing."""
-    data = Path(source).read_bytes()
+    data = read_input(source, options)
     return container.sha256(data) if compressing else container.read(data).original_sha256
 
 
-def output_matches(destination: str | os.PathLike, original_sha256: bytes, is_jrz: bool) -> bool:
+def output_matches(
+    destination: str | os.PathLike, original_sha256: bytes, is_jrz: bool, options: Options = DEFAULT
+) -> bool:
     """Whether ``destination`` already holds a verified conversion (to resume a batch)."""
     try:
-        check_written(destination, original_sha256, is_jrz)
+        check_written(destination, original_sha256, is_jrz, options)
     except (JpegzipError, OSError):
         return False
     return True
@@ -208,20 +242,26 @@ class Codec:
 
     It validates its options once and loads the model on first use, once per process.
     Calls are safe from several threads. It pickles by its options alone, so a copy sent to
-    a worker process reloads the model there, lazily.
+    a worker process reloads the model there, lazily. ``limits`` are the limit fields of
+    ``Options`` (``max_input_bytes``, ``max_coefficients``).
     """
 
-    def __init__(self, rate: float = 1.0, device: str = "auto") -> None:
-        self.options = Options(rate, device)
+    def __init__(self, rate: float = 1.0, device: str = "auto", **limits: int) -> None:
+        self.options = Options(rate, device, **limits)
         self.options.require_lossless()
         self._lock = threading.Lock()
         self._loaded = False
 
     def __reduce__(self):
-        return (type(self), (self.options.rate, self.options.device))
+        return (functools.partial(type(self), **dataclasses.asdict(self.options)), ())
 
     def __repr__(self) -> str:
-        return f"Codec(rate={self.options.rate!r}, device={self.options.device!r})"
+        shown = [
+            f"{item.name}={getattr(self.options, item.name)!r}"
+            for item in dataclasses.fields(Options)
+            if item.name in ("rate", "device") or getattr(self.options, item.name) != item.default
+        ]
+        return f"Codec({', '.join(shown)})"
 
     def load(self) -> Codec:
         """Load the model now rather than on the first call; returns self."""
@@ -243,7 +283,7 @@ class Codec:
     def decompress(self, data: bytes) -> bytes:
         """A .jrz's bytes -> the original JPEG's bytes, exactly, or an error."""
         self.load()
-        return decompress(data)
+        return decompress_with_result(data, self.options)[0]
 
     def compress_file(
         self, source: str | os.PathLike, destination: str | os.PathLike, force: bool = False
@@ -257,7 +297,7 @@ class Codec:
     ) -> Result:
         """Decompress one file atomically (see ``decompress_file``)."""
         self.load()
-        return decompress_file(source, destination, force)
+        return decompress_file(source, destination, force, self.options)
 
 
 def _where(decoded: bytes, original: bytes) -> str:
@@ -274,16 +314,29 @@ def _umask() -> int:
     return mask
 
 
-def _try_lossless(data: bytes) -> tuple[bytes | None, str | None]:
+def _read_limited(handle: BinaryIO, options: Options) -> bytes:
+    """Everything left in an open file, refused (LimitExceeded) before it is read if over
+    the limit; reads at most one byte past the limit whatever the file is."""
+    try:
+        size = os.fstat(handle.fileno()).st_size  # 0 for pipes and devices: the read bounds them
+    except (OSError, ValueError):  # no file descriptor (an in-memory stream)
+        size = 0
+    options.check_size("input", size)
+    data = handle.read(options.max_input_bytes + 1)
+    options.check_size("input", len(data))
+    return data
+
+
+def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | None]:
     """The model path, verified by a full decode; (None, reason) whenever it falls short."""
     from . import codec  # heavy (numba, the model): imported only when a file needs it
 
     try:
-        sections = codec.encode_lossless(data)
+        sections = codec.encode_lossless(data, options)
         packed = container.write(
             Container(Mode.LOSSLESS, codec.model_id(), len(data), container.sha256(data), sections)
         )
-        if _rebuild(container.read(packed)) != data:
+        if _rebuild(container.read(packed), options) != data:
             raise VerificationFailed("decoding the .jrz did not give the input back")
         return packed, None
     except Unsupported as error:
@@ -298,7 +351,7 @@ def _try_lossless(data: bytes) -> tuple[bytes | None, str | None]:
         return None, f"internal-error: {type(error).__name__}"
 
 
-def _store(data: bytes) -> bytes:
+def _store(data: bytes, options: Options) -> bytes:
     """The whole file, general-purpose compressed, checked like the model path."""
     packed = container.write(
         Container(
@@ -309,12 +362,12 @@ def _store(data: bytes) -> bytes:
             container.pack_stored(data),
         )
     )
-    if _rebuild(container.read(packed)) != data:
+    if _rebuild(container.read(packed), options) != data:
         raise VerificationFailed("the stored .jrz did not decode to the input")
     return packed
 
 
-def _rebuild(parsed: Container) -> bytes:
+def _rebuild(parsed: Container, options: Options) -> bytes:
     if parsed.mode is Mode.STORED:
         return container.unpack_stored(parsed.sections, parsed.original_length)
     if parsed.mode is Mode.LOSSY:
@@ -327,7 +380,13 @@ def _rebuild(parsed: Container) -> bytes:
             f"coded with model {parsed.model_id.hex()[:_SHORT_ID_HEX]}, "
             f"this jpegzip has model {installed.hex()[:_SHORT_ID_HEX]}"
         )
-    return codec.decode_lossless(parsed.sections)
+    try:
+        return codec.decode_lossless(parsed.sections, options)
+    except BaseException as error:
+        if isinstance(error, Exception | KeyboardInterrupt | SystemExit):
+            raise  # our errors, bugs (reported as such) and interrupts pass through
+        # A foreign panic (constriction's PanicException) must never escape.
+        raise ContainerError(f"coefficient stream: undecodable ({type(error).__name__})") from None
 
 
 def _convert_file(
@@ -335,9 +394,10 @@ def _convert_file(
     destination: Path,
     force: bool,
     convert: Callable[[bytes], tuple[bytes, Result]],
+    options: Options,
 ) -> Result:
     _check_destination(source, destination, force)
-    data = source.read_bytes()
+    data = read_input(source, options)
     output, result = convert(data)
     _write_atomic(destination, output, force, stat.S_IMODE(source.stat().st_mode))
     return result
@@ -357,7 +417,8 @@ def _check_destination(source: Path | None, destination: Path, force: bool) -> N
 
 
 def _write_atomic(destination: Path, data: bytes, force: bool, permissions: int) -> None:
-    """Temp file beside the target, fsync, rename; the temp file never outlives a failure."""
+    """Temp file beside the target (``.<name>.<random>.tmp``, never taken for an output),
+    fsync, then its final name; the temp file never outlives a failure."""
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
     )
@@ -367,14 +428,36 @@ def _write_atomic(destination: Path, data: bytes, force: bool, permissions: int)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, permissions)
-        if not force and destination.exists():  # appeared while we worked
-            raise OutputExists(f"{destination} already exists")
-        os.replace(temporary, destination)
+        if force:
+            os.replace(temporary, destination)
+        else:
+            _rename_no_clobber(temporary, destination)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
     _sync_folder(destination.parent)
+
+
+def _rename_no_clobber(temporary: str, destination: Path) -> None:
+    """Give the temp file its final name unless that name is taken, atomically.
+
+    A rename would silently replace a file that another process wrote since we checked;
+    a hard link fails instead, so of two writers the first wins and the other gets
+    OutputExists. Where the file system has no hard links: check, then rename.
+    """
+    try:
+        os.link(temporary, destination)
+    except FileExistsError:
+        raise OutputExists(f"{destination} already exists") from None
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if destination.exists():
+            raise OutputExists(f"{destination} already exists") from None
+        os.replace(temporary, destination)
+        return
+    os.unlink(temporary)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -304,13 +304,15 @@ def _size(path: Path) -> int:
 
 
 def convert_one(task: Task, settings: Settings) -> Outcome:
-    """Convert one file and say what happened; only an interrupt escapes."""
+    """Convert one file and say what happened; only an interrupt (or exit) escapes."""
     started = time.perf_counter()
     try:
         outcome = _convert(task, settings)
     except (JpegzipError, OSError) as error:
         outcome = Outcome.failed(task.source, task.destination, error)
-    except Exception as error:  # a bug: record it with its traceback and go on
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # a bug (or a foreign panic): record it and go on
         outcome = Outcome.failed(task.source, task.destination, error, traceback.format_exc())
     return replace(outcome, seconds=round(time.perf_counter() - started, 4))
 
@@ -321,8 +323,8 @@ def _convert(task: Task, settings: Settings) -> Outcome:
     if compressing and not task.explicit and not _starts_like_jpeg(source):
         return _skipped(task, "not-jpeg", "not a JPEG")
     if not settings.force and destination.exists():
-        digest = api.source_digest(source, compressing)
-        if api.output_matches(destination, digest, is_jrz=compressing):
+        digest = api.source_digest(source, compressing, settings.options)
+        if api.output_matches(destination, digest, compressing, settings.options):
             if settings.remove_source:
                 source.unlink()  # its output was just synced and verified from disk
             return _skipped(task, "already-done", "output exists and verifies")
@@ -333,9 +335,9 @@ def _convert(task: Task, settings: Settings) -> Outcome:
             source, destination, force=settings.force, options=settings.options
         )
     else:
-        result = api.decompress_file(source, destination, force=settings.force)
+        result = api.decompress_file(source, destination, settings.force, settings.options)
     if settings.remove_source:  # only once the output, re-read from disk, gives it back
-        api.check_written(destination, result.original_sha256, is_jrz=compressing)
+        api.check_written(destination, result.original_sha256, compressing, settings.options)
         source.unlink()
     return Outcome.converted(str(source), str(destination), result, compressing)
 

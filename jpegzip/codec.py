@@ -14,17 +14,16 @@ from functools import lru_cache
 import numpy as np
 import zstandard
 
-from .errors import ContainerError
+from . import container
+from .errors import ContainerError, LimitExceeded, Unsupported
 from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
 from .jpeg.blocks import component_offsets
 from .jpeg.markers import JpegLayout
 from .jpeg.record import JpegRecord
 from .jpeg.writer import write_jpeg
+from .options import DEFAULT, Options
 
 _ZSTD_LEVEL = 19
-# Raw header bytes and side information never legitimately exceed this (limits allocations
-# when a damaged .jrz claims more).
-_MAX_SECTION_BYTES = 1 << 30
 
 
 @lru_cache(maxsize=1)
@@ -39,14 +38,15 @@ def model_id() -> bytes:
     return _model().model_id
 
 
-def encode_lossless(jpeg: bytes) -> dict[str, bytes]:
+def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]:
     """Split a JPEG into sections that ``decode_lossless`` turns back into the same bytes.
 
-    Raises Unsupported(reason) when the file cannot go through the model.
+    Raises Unsupported(reason) when the file cannot go through the model, including a frame
+    of more than ``options.max_coefficients`` coefficients (``image-too-large``).
     """
     from .coding import encode_planes
 
-    record = read_jpeg(jpeg)
+    record = read_jpeg(jpeg, options.max_coefficients)
     layout = record.layout
     sampling = [(c.h, c.v) for c in layout.frame.components]
     quant = _model_quant_tables(layout)
@@ -58,25 +58,34 @@ def encode_lossless(jpeg: bytes) -> dict[str, bytes]:
     }
 
 
-def decode_lossless(sections: dict[str, bytes]) -> bytes:
+def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT) -> bytes:
     """Rebuild the JPEG bytes from the sections made by ``encode_lossless``.
 
     Damaged or inconsistent sections raise ContainerError (the container's own checksums
-    make that rare; this is the second line).
+    make that rare; this is the second line). A frame over ``options.max_coefficients``
+    raises LimitExceeded before anything is allocated for it.
     """
     from .coding import decode_planes
 
     missing = {"raw", "scans", "coefficients"} - sections.keys()
     if missing:
         raise ContainerError(f"missing sections: {', '.join(sorted(missing))}")
-    raw = _unzstd(sections["raw"], "raw")
-    side = unpack_side_info(_unzstd(sections["scans"], "scans"))
+    # Neither section can hold more than the original file (raw is a part of it).
+    raw = container.unzstd(sections["raw"], options.max_input_bytes, "raw section")
+    scans = container.unzstd(sections["scans"], options.max_input_bytes, "scans section")
+    side = unpack_side_info(scans)
     try:
-        layout = read_layout(raw)
+        layout = read_layout(raw, options.max_coefficients)
     except Exception as error:  # the header bytes must parse as they did when encoding
+        if isinstance(error, Unsupported) and error.reason == "image-too-large":
+            limit = options.max_coefficients
+            raise LimitExceeded(f"{error.detail}: over the limit of {limit} coefficients") from None
         raise ContainerError(f"raw section does not parse: {error}") from None
     if len(side) != len(layout.scans):
         raise ContainerError("scan count differs between the raw and scans sections")
+    total = len(raw) + sum(info.entropy_coded_length for info in side)
+    if total > options.max_input_bytes:  # the rebuilt JPEG would be over the limit
+        raise ContainerError(f"scans section: claims a JPEG of {total} bytes")
     frame = layout.frame
     shapes = [frame.padded_grid(i) for i in range(len(frame.components))]
     sampling = [(c.h, c.v) for c in frame.components]
@@ -92,10 +101,3 @@ def _model_quant_tables(layout: JpegLayout) -> list[np.ndarray]:
     """The tables the model sees as context. A DQT entry of 0 (seen in real files, though
     T.81 forbids it) reads as 1: the model only needs a step size, not the exact value."""
     return [np.maximum(table, 1) for table in layout.quant_tables]
-
-
-def _unzstd(data: bytes, name: str) -> bytes:
-    try:
-        return zstandard.ZstdDecompressor().decompress(data, max_output_size=_MAX_SECTION_BYTES)
-    except zstandard.ZstdError as error:
-        raise ContainerError(f"{name} section does not decompress: {error}") from None

@@ -117,17 +117,34 @@ def unpack_stored(sections: dict[str, bytes], original_length: int) -> bytes:
     """Inverse of ``pack_stored``; never produces more than ``original_length`` + 1 bytes."""
     if list(sections) != [STORED_SECTION]:
         raise ContainerError(f"stored payload: expected one section {STORED_SECTION!r}")
-    # Stream in chunks so that a length claimed by the frame or header allocates nothing.
-    reader = zstandard.ZstdDecompressor().stream_reader(sections[STORED_SECTION])
+    return _read_bounded(sections[STORED_SECTION], original_length + 1, "stored payload")
+
+
+def unzstd(data: bytes, limit: int, what: str) -> bytes:
+    """Decompress a zstd frame of at most ``limit`` bytes, or raise ContainerError.
+
+    Never trusts the size a frame claims in its header (python-zstandard's one-shot
+    ``decompress`` allocates it whatever ``max_output_size`` says): output grows in
+    bounded steps and stops one byte past the limit.
+    """
+    output = _read_bounded(data, limit + 1, what)
+    if len(output) > limit:
+        raise ContainerError(f"{what}: decompresses to more than {limit} bytes")
+    return output
+
+
+def _read_bounded(data: bytes, most: int, what: str) -> bytes:
+    """At most ``most`` bytes of the zstd frame in ``data``, read in chunks."""
+    reader = zstandard.ZstdDecompressor().stream_reader(data)
     output = bytearray()
     try:
-        while len(output) <= original_length:
-            chunk = reader.read(min(_STREAM_CHUNK, original_length + 1 - len(output)))
+        while len(output) < most:
+            chunk = reader.read(min(_STREAM_CHUNK, most - len(output)))
             if not chunk:
                 break
             output += chunk
     except zstandard.ZstdError as error:
-        raise ContainerError(f"stored payload: zstd failed: {error}") from None
+        raise ContainerError(f"{what}: zstd failed: {error}") from None
     return bytes(output)
 
 

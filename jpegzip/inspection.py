@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import zstandard
-
 from . import container
 from .container import Container, Mode
 from .errors import ContainerError, JpegzipError
+from .options import DEFAULT, Options
 
 # Luma sampling (h, v) -> the usual name, when both chroma components are 1x1.
 _SUBSAMPLING_NAMES = {
@@ -27,16 +26,19 @@ _SUBSAMPLING_NAMES = {
 _FRAME_KINDS = {0xC0: "baseline", 0xC1: "extended sequential", 0xC2: "progressive"}
 
 
-def inspect(data: bytes) -> dict[str, Any]:
+def inspect(data: bytes, options: Options = DEFAULT) -> dict[str, Any]:
     """Describe a .jrz: mode, sizes, checksum, model, image and metadata (see README).
 
-    Raises ContainerError when the container fails a check. Image facts that cannot be read
+    Raises ContainerError when the container fails a check, LimitExceeded when it claims
+    an original over ``options.max_input_bytes``. Image facts that cannot be read
     (a stored file the marker walker refuses) leave ``image`` as None and say why in
     ``image_note``; they never make the whole answer fail.
     """
     from .jpeg.metadata import read_metadata  # the JPEG layer loads numba: only when needed
 
+    options.check_size("input", len(data))
     parsed = container.read(data)
+    options.check_size("the original it holds", parsed.original_length)
     header = _header_bytes(parsed)
     facts: dict[str, Any] = {
         "mode": parsed.mode.value,
@@ -77,12 +79,8 @@ def _header_bytes(parsed: Container) -> bytes:
         return container.unpack_stored(parsed.sections, parsed.original_length)
     if "raw" not in parsed.sections:
         raise ContainerError("missing section: raw")
-    try:
-        return zstandard.ZstdDecompressor().decompress(
-            parsed.sections["raw"], max_output_size=parsed.original_length
-        )
-    except zstandard.ZstdError as error:
-        raise ContainerError(f"raw section does not decompress: {error}") from None
+    # raw is a part of the original (bounded by the caller's limit check)
+    return container.unzstd(parsed.sections["raw"], parsed.original_length, "raw section")
 
 
 def _image(header: bytes) -> dict[str, Any]:

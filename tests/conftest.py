@@ -62,12 +62,12 @@ def fake_lossless_codec(monkeypatch) -> Callable[..., None]:
 
     store: dict[bytes, bytes] = {}
 
-    def encode_by_key(jpeg: bytes) -> dict[str, bytes]:
+    def encode_by_key(jpeg: bytes, options=None) -> dict[str, bytes]:
         key = hashlib.sha256(jpeg).digest()
         store[key] = jpeg
         return {"key": key}
 
-    def decode_by_key(sections: dict[str, bytes]) -> bytes:
+    def decode_by_key(sections: dict[str, bytes], options=None) -> bytes:
         return store[sections["key"]]
 
     def install(encode=None, decode=None, model_id=FAKE_MODEL_ID) -> None:

@@ -158,11 +158,11 @@ def test_rm_removes_a_source_only_after_its_output_verifies(tree, monkeypatch):
     calls = []
     real_check = api.check_written
 
-    def check(path, digest, is_jrz):
+    def check(path, digest, is_jrz, options):
         calls.append(Path(path).name)
         if Path(path).name == "d.jrz":
             raise VerificationFailed("simulated: the disk returned other bytes")
-        return real_check(path, digest, is_jrz)
+        return real_check(path, digest, is_jrz, options)
 
     monkeypatch.setattr(api, "check_written", check)
     report = run([tree], remove_source=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NotJpegError, Unsupported
+from ..options import MAX_COEFFICIENTS
 from .huffman import HuffmanTable
 
 # Zigzag index -> natural (row-major) index within an 8x8 block.
@@ -25,9 +26,6 @@ ZIGZAG_TO_NATURAL = np.array(
      58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63],
     dtype=np.int64,
 )  # fmt: skip
-
-# Default limit on coefficients held in memory (int16): 2^28 is 512 MiB.
-MAX_COEFFICIENTS = 1 << 28
 
 _SOF_REASONS = {
     0xC3: "lossless-jpeg",

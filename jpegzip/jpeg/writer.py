@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import VerificationFailed
 from .blocks import component_offsets, scan_block_order
 from .huffman import stack_encode_tables
-from .record import JpegRecord, scan_mode
+from .record import JpegRecord, ScanSideInfo, scan_mode
 from .scan_encode import BLOCK_BYTES_BOUND, ENCODE_OK, encode_scan
 
 
@@ -22,6 +22,7 @@ def write_jpeg(record: JpegRecord, *, exact_lengths: bool = True) -> bytes:
     parts, previous = [], 0
     for scan, info in zip(record.layout.scans, record.side, strict=True):
         order, block_comp, blocks_per_mcu = scan_block_order(frame, scan, offsets)
+        _check_side_info(info, order.size, scan.restart_interval * blocks_per_mcu)
         dc_codes, dc_lengths = stack_encode_tables(list(scan.dc_tables))
         ac_codes, ac_lengths = stack_encode_tables(list(scan.ac_tables))
         out = np.zeros(info.entropy_coded_length + BLOCK_BYTES_BOUND, dtype=np.uint8)
@@ -38,3 +39,15 @@ def write_jpeg(record: JpegRecord, *, exact_lengths: bool = True) -> bytes:
         previous = scan.offset
     parts.append(record.raw[previous:])
     return b"".join(parts)
+
+
+def _check_side_info(info: ScanSideInfo, blocks: int, interval: int) -> None:
+    """Side information from a .jrz must fit its scan before a kernel trusts its sizes: one
+    pad value per restart interval, and 1 to 3 ZRLs after a block's last nonzero (the most
+    a 63-coefficient band leaves room for, as scan_decode enforces)."""
+    segments = -(-blocks // interval) if interval else 1
+    runs = info.extra_zero_runs
+    if info.pad_bits.size != segments or (
+        runs.size and not 1 <= runs[:, 1].min() <= runs[:, 1].max() <= 3
+    ):
+        raise VerificationFailed("scan side information does not fit the scan")
