@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchlib import write_section
+
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 
@@ -35,6 +37,8 @@ def main() -> int:
     parser.add_argument("--no-boundscheck", action="store_true", help="kernels as shipped")
     parser.add_argument("--no-corpus", action="store_true", help="tests/data seeds only")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "out" / "fuzz")
+    parser.add_argument("--markdown", type=Path, help="also write the figures into this file's "
+                        "'fuzz' section (e.g. benchmarks/RESULTS.md)")  # fmt: skip
     args = parser.parse_args()
 
     jpegs = fuzzing.jpeg_seeds(args.max_seed_kib << 10, corpus=not args.no_corpus)
@@ -84,7 +88,25 @@ def main() -> int:
     }
     (args.out / "cases.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps({key: value for key, value in figures.items() if key != "bad_cases"}))
+    if args.markdown:
+        write_section(args.markdown, "fuzz", _markdown(figures, sys.argv[1:]))
     return 1 if summary.bad else 0
+
+
+def _markdown(figures: dict, arguments: list[str]) -> str:
+    """The run's figures as the RESULTS.md section."""
+    outcomes = ", ".join(f"{name} {count}" for name, count in sorted(figures["outcomes"].items()))
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(figures["cases_by_kind"].items()))
+    return "\n".join([
+        f"## Fuzzing ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"- Command: `python benchmarks/fuzz.py {' '.join(arguments)}`",
+        f"- Seeds: {figures['seeds']}; numba bounds checks: {figures['boundscheck']}; worker "
+        f"address space {figures['memory_gib']} GiB; {figures['time_limit_s']} s per case",
+        f"- {figures['cases']} inputs in {figures['minutes']} minutes ({kinds})",
+        f"- Outcomes: {outcomes}",
+        f"- Crashes, hangs, wrong outputs or memory-limit hits: **{figures['bad']}**",
+    ])
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from .cluster_cli import app as cluster_app
 from .errors import BadOption, LossyNotAvailable
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
+app.add_typer(cluster_app, name="cluster")  # typer only at import: dask loads when it runs
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -198,14 +200,14 @@ def info(
     debug: Debug = False,
 ) -> None:
     """Describe .jrz files: mode, sizes, checksum, image, metadata kinds, model (no decoding)."""
-    from . import display
+    from . import api, display
     from .inspection import inspect
 
     console = _console()
     answers, failed = [], False
     for path in files:
         try:
-            facts = {"file": str(path), **inspect(path.read_bytes())}
+            facts = {"file": str(path), **inspect(api.read_input(path))}
         except Exception as error:
             answers.append(_error_answer(console, path, error, debug))
             failed = True
@@ -237,8 +239,8 @@ def verify(
 
     console = _console()
     try:
-        expected = original.read_bytes() if original is not None else None
-        result = api.verify(file.read_bytes(), expected)
+        expected = api.read_input(original) if original is not None else None
+        result = api.verify(api.read_input(file), expected)
     except Exception as error:
         answer = _error_answer(console, file, error, debug)
         _finish({**answer, "ok": False} if json_output else None, EXIT_FAILED)
@@ -337,14 +339,12 @@ class _Stream:
         from . import api, batch, display
 
         try:
-            if self.source == STREAM:
-                data = sys.stdin.buffer.read()
-            else:
-                data = Path(self.source).read_bytes()
+            source = sys.stdin.buffer if self.source == STREAM else self.source
+            data = api.read_input(source, options)
             if self.compressing:
                 converted, result = api.compress_with_result(data, options)
             else:
-                converted, result = api.decompress_with_result(data)
+                converted, result = api.decompress_with_result(data, options)
             if self.to_stdout:
                 sys.stdout.buffer.write(converted)
                 sys.stdout.buffer.flush()
