@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from .cli_options import EXAMPLES, Debug, Json, Quiet, Verbose
 from .cluster_cli import app as cluster_app
 from .errors import BadOption, LossyNotAvailable
 
@@ -82,14 +83,6 @@ Keep = Annotated[
         "synced and verified from disk.",
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
-Verbose = Annotated[
-    bool, typer.Option("--verbose", "-v", help="A line per file, and the summary, always.")
-]
-Json = Annotated[bool, typer.Option("--json", help="Write a JSON report to stdout.")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a file fails.")]
-
-_EXAMPLES = "\b\nExamples:\n"
 
 
 def _show_version(value: bool) -> None:
@@ -117,7 +110,7 @@ def main(
 
 
 @app.command(
-    epilog=_EXAMPLES + "  jpegzip compress photo.jpg                   # writes photo.jrz\n"
+    epilog=EXAMPLES + "  jpegzip compress photo.jpg                   # writes photo.jrz\n"
     "  jpegzip compress *.jpg -o archive/           # writes archive/*.jrz\n"
     "  jpegzip compress -r photos/ -o archive/ -j 4 --json > report.json\n"
     "  jpegzip compress -r photos/ --rm             # replaces each .jpg by a verified .jrz\n"
@@ -161,7 +154,7 @@ def compress(
 
 
 @app.command(
-    epilog=_EXAMPLES + "  jpegzip decompress photo.jrz                 # writes photo.jpg\n"
+    epilog=EXAMPLES + "  jpegzip decompress photo.jrz                 # writes photo.jpg\n"
     "  jpegzip decompress photo.jrz -o out.jpg      # writes out.jpg\n"
     "  jpegzip decompress -r archive/ -o photos/    # mirrors archive/ as JPEGs\n"
     "  jpegzip decompress - < photo.jrz > photo.jpg"
@@ -189,7 +182,7 @@ def decompress(
 
 
 @app.command(
-    epilog=_EXAMPLES
+    epilog=EXAMPLES
     + "  jpegzip info photo.jrz\n  jpegzip info archive/*.jrz --json | jq '.[].mode'"
 )
 def info(
@@ -219,7 +212,7 @@ def info(
 
 
 @app.command(
-    epilog=_EXAMPLES + "  jpegzip verify photo.jrz\n  jpegzip verify photo.jrz photo.jpg --json"
+    epilog=EXAMPLES + "  jpegzip verify photo.jrz\n  jpegzip verify photo.jrz photo.jpg --json"
 )
 def verify(
     file: Annotated[

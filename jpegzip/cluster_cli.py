@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from .cli_options import EXAMPLES, Debug, Json, Quiet, Verbose
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -93,19 +95,11 @@ Recheck = Annotated[
         help="Verify every existing output by decoding it, rather than trusting the manifest.",
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
-Verbose = Annotated[
-    bool, typer.Option("--verbose", "-v", help="A line per file, and the summary, always.")
-]
-JsonReport = Annotated[bool, typer.Option("--json", help="Write a JSON report to stdout.")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a file fails.")]
-
-_EXAMPLES = "\b\nExamples:\n"
 _EXTRA = "pip install 'jpegzip[cluster]'"
 
 
 @app.command(
-    epilog=_EXAMPLES + "  jpegzip cluster compress photos/ archive/                # LocalCluster\n"
+    epilog=EXAMPLES + "  jpegzip cluster compress photos/ archive/                # LocalCluster\n"
     "  jpegzip cluster compress s3://bucket/photos s3://bucket/archive "
     "--scheduler tcp://head:8786\n"
     "  jpegzip cluster compress photos/ archive/ --scheduler-file scheduler.json --json"
@@ -128,7 +122,7 @@ def compress(
     recheck: Recheck = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
-    json_output: JsonReport = False,
+    json_output: Json = False,
     debug: Debug = False,
 ) -> None:
     """Compress every JPEG under SRC into a .jrz under DST (verified before writing).
@@ -142,7 +136,7 @@ def compress(
 
 
 @app.command(
-    epilog=_EXAMPLES + "  jpegzip cluster decompress archive/ photos/\n"
+    epilog=EXAMPLES + "  jpegzip cluster decompress archive/ photos/\n"
     "  jpegzip cluster decompress s3://bucket/archive restored/ --scheduler tcp://head:8786"
 )
 def decompress(
@@ -157,7 +151,7 @@ def decompress(
     recheck: Recheck = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
-    json_output: JsonReport = False,
+    json_output: Json = False,
     debug: Debug = False,
 ) -> None:
     """Decompress every .jrz under SRC back into its original JPEG under DST."""

@@ -1,0 +1,17 @@
+"""Command-line options shared by the local commands (cli.py) and the cluster ones
+(cluster_cli.py), declared once so their flags and help read the same."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="A line per file, and the summary, always.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Write a JSON report to stdout.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a file fails.")]
+
+EXAMPLES = "\b\nExamples:\n"
