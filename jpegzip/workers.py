@@ -38,10 +38,14 @@ def run_in_pool(
     """``record(function(item, *extra))`` for every item, in completion order, in ``workers``
     processes. Items held by a worker that died are passed to ``lost`` and a fresh pool takes
     the rest. An exception (KeyboardInterrupt included) stops every worker, then propagates."""
-    queue = iter(items)
-    while broken := _run_one_pool(function, queue, extra, workers, record):
+    queue: Iterator[Item] = iter(items)
+    while True:
+        broken, unsent = _run_one_pool(function, queue, extra, workers, record)
         for item in broken:
             lost(item)
+        if not broken and not unsent:
+            return
+        queue = itertools.chain(unsent, queue)
 
 
 def _run_one_pool(
@@ -50,16 +54,22 @@ def _run_one_pool(
     extra: tuple,
     workers: int,
     record: Callable[[Any], None],
-) -> list[Item]:
-    """Run items from ``queue`` until it is empty or the pool breaks; returns the items
-    that were in a broken pool (empty when all went well)."""
+) -> tuple[list[Item], list[Item]]:
+    """Run items from ``queue`` until it is empty or the pool breaks; returns the items that
+    were in a broken pool and the one a broken pool refused before it started (both empty
+    when all went well)."""
     executor = ProcessPoolExecutor(workers, _process_context(), initializer=_start_worker)
     pending: dict[Future, Item] = {}
     broken: list[Item] = []
+    unsent: list[Item] = []
 
     def submit(count: int) -> None:
         for item in itertools.islice(queue, count):
-            pending[executor.submit(_call, function, item, extra)] = item
+            try:
+                pending[executor.submit(_call, function, item, extra)] = item
+            except BrokenProcessPool:  # a worker died since the last completion was seen
+                unsent.append(item)
+                return
 
     try:
         submit(workers * _TASKS_PER_WORKER)
@@ -71,14 +81,14 @@ def _run_one_pool(
                     record(future.result())
                 except BrokenProcessPool:
                     broken.append(item)
-                if not broken:
+                if not broken and not unsent:
                     submit(1)
     except BaseException:
         _stop_workers(executor)
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-    return broken
+    return broken, unsent
 
 
 def _process_context():
