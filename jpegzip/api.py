@@ -374,14 +374,15 @@ def _rebuild(parsed: Container, options: Options) -> bytes:
         raise ContainerError("mode lossy is not supported by this jpegzip")
     from . import codec
 
-    installed = codec.model_id()
-    if parsed.model_id != installed:
+    installed = codec.model_ids()
+    if parsed.model_id not in installed:
+        names = ", ".join(model.hex()[:_SHORT_ID_HEX] for model in installed)
         raise ModelNotAvailable(
             f"coded with model {parsed.model_id.hex()[:_SHORT_ID_HEX]}, "
-            f"this jpegzip has model {installed.hex()[:_SHORT_ID_HEX]}"
+            f"this jpegzip has model{'s' if len(installed) > 1 else ''} {names}"
         )
     try:
-        return codec.decode_lossless(parsed.sections, options)
+        return codec.decode_lossless(parsed.sections, options, parsed.model_id)
     except BaseException as error:
         if isinstance(error, Exception | KeyboardInterrupt | SystemExit):
             raise  # our errors, bugs (reported as such) and interrupts pass through

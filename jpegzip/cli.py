@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from .cli_options import EXAMPLES, Debug, Json, Quiet, Verbose
+from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Verbose
 from .cluster_cli import app as cluster_app
 from .errors import BadOption, LossyNotAvailable
 
@@ -133,9 +133,7 @@ def compress(
             metavar="R", help="Target size as a fraction of the lossless size; 1.0 is lossless."
         ),
     ] = 1.0,
-    device: Annotated[
-        str, typer.Option(metavar="[auto|cpu|cuda]", help="Where the model runs.")
-    ] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Compress JPEG files into .jrz files, losslessly (verified before writing).
 
@@ -170,15 +168,20 @@ def decompress(
     verbose: Verbose = False,
     json_output: Json = False,
     debug: Debug = False,
+    device: Device = "auto",
 ) -> None:
     """Decompress .jrz files back into the original JPEGs, byte for byte.
 
     Walking a folder (-r) takes its .jrz files only.
     """
-    from .options import DEFAULT
+    from .options import Options
 
+    try:
+        options = Options(device=device)
+    except BadOption as error:
+        raise typer.BadParameter(str(error), param_hint="'--device'") from None
     flags = (recursive, jobs, force, keep, quiet, verbose, json_output, debug)
-    _convert(False, files, output, *flags, DEFAULT)
+    _convert(False, files, output, *flags, options)
 
 
 @app.command(

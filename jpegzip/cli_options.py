@@ -13,5 +13,13 @@ Verbose = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Write a JSON report to stdout.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a file fails.")]
+Device = Annotated[
+    str,
+    typer.Option(
+        metavar="[auto|cpu|cuda]",
+        help="Where the learned model's network runs (auto: CUDA when torch sees a GPU). "
+        "Every device gives the same bytes.",
+    ),
+]
 
 EXAMPLES = "\b\nExamples:\n"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from .cli_options import EXAMPLES, Debug, Json, Quiet, Verbose
+from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Verbose
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -80,10 +80,6 @@ FilesPerTask = Annotated[
         help="Files per Dask task. Default: about 8 tasks per worker thread, 1 to 64 files each.",
         show_default=False,
     ),
-]
-Device = Annotated[
-    str,
-    typer.Option(metavar="[auto|cpu|cuda]", help="Where each worker runs the model."),
 ]
 Overwrite = Annotated[
     bool, typer.Option("--force", "-f", help="Overwrite existing outputs; trust no manifest.")

@@ -9,8 +9,6 @@ The frame, tables and scan structure are not stored twice: decoding walks ``raw`
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import zstandard
 
@@ -26,7 +24,6 @@ from .options import DEFAULT, Options
 _ZSTD_LEVEL = 19
 
 
-@lru_cache(maxsize=1)
 def _model():
     from .model import load_default_model
 
@@ -34,8 +31,15 @@ def _model():
 
 
 def model_id() -> bytes:
-    """SHA-256 of the weights that code the coefficients (32 bytes)."""
+    """SHA-256 of the weights that code new files (32 bytes)."""
     return _model().model_id
+
+
+def model_ids() -> tuple[bytes, ...]:
+    """Every model this jpegzip decodes with, the one that codes new files first."""
+    from .model import shipped_models
+
+    return tuple(shipped_models())
 
 
 def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]:
@@ -54,12 +58,15 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]
     return {
         "raw": compressor.compress(record.raw),
         "scans": compressor.compress(pack_side_info(record.side)),
-        "coefficients": encode_planes(record.planes(), quant, sampling, _model()),
+        "coefficients": encode_planes(record.planes(), quant, sampling,
+                                      _model().on_device(options.device)),
     }
 
 
-def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT) -> bytes:
-    """Rebuild the JPEG bytes from the sections made by ``encode_lossless``.
+def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
+                    coded_with: bytes | None = None) -> bytes:
+    """Rebuild the JPEG bytes from the sections made by ``encode_lossless`` with the model
+    ``coded_with`` (an id from ``model_ids()``; None: the default model).
 
     Damaged or inconsistent sections raise ContainerError (the container's own checksums
     make that rare; this is the second line). A frame over ``options.max_coefficients``
@@ -90,7 +97,11 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT) -> b
     shapes = [frame.padded_grid(i) for i in range(len(frame.components))]
     sampling = [(c.h, c.v) for c in frame.components]
     quant = _model_quant_tables(layout)
-    planes = decode_planes(sections["coefficients"], shapes, quant, sampling, _model())
+    from .model import load_model
+
+    model = _model() if coded_with is None else load_model(coded_with)
+    planes = decode_planes(sections["coefficients"], shapes, quant, sampling,
+                           model.on_device(options.device))
     coefficients = np.empty((int(component_offsets(frame)[-1]), 64), dtype=np.int16)
     for plane, view in zip(planes, split_planes(layout, coefficients), strict=True):
         view[...] = plane

@@ -47,6 +47,8 @@ class Options:
             raise BadOption(f"rate must be in (0, 1], not {rate!r}")
         if self.device not in DEVICES:
             raise BadOption(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if self.device == "cuda" and not _cuda_available():
+            raise BadOption("device cuda: torch sees no CUDA device here (use auto or cpu)")
         for name in ("max_input_bytes", "max_coefficients"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -69,3 +71,9 @@ class Options:
 
 
 DEFAULT = Options()
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

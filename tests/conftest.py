@@ -67,11 +67,12 @@ def fake_lossless_codec(monkeypatch) -> Callable[..., None]:
         store[key] = jpeg
         return {"key": key}
 
-    def decode_by_key(sections: dict[str, bytes], options=None) -> bytes:
+    def decode_by_key(sections: dict[str, bytes], options=None, coded_with=None) -> bytes:
         return store[sections["key"]]
 
     def install(encode=None, decode=None, model_id=FAKE_MODEL_ID) -> None:
         monkeypatch.setattr(codec, "model_id", lambda: model_id)
+        monkeypatch.setattr(codec, "model_ids", lambda: (model_id,))
         monkeypatch.setattr(codec, "encode_lossless", encode or encode_by_key)
         monkeypatch.setattr(codec, "decode_lossless", decode or decode_by_key)
 

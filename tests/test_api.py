@@ -19,6 +19,7 @@ from jpegzip.errors import (
     OutputExists,
     Unsupported,
 )
+from jpegzip.model import SHIPPED_WEIGHTS
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "jrz"
 EDGE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "edge"
@@ -100,7 +101,7 @@ class FakePanic(BaseException):
     "encode, decode, reason",
     [
         (raise_(Unsupported("arithmetic-coding")), None, "arithmetic-coding"),
-        (None, lambda sections, options: b"\xff\xd8 wrong bytes", "verification-failed"),
+        (None, lambda sections, options, model: b"\xff\xd8 wrong bytes", "verification-failed"),
         (None, raise_(Unsupported("bad-scan")), "bad-scan"),
         (raise_(RuntimeError("bug")), None, "internal-error: RuntimeError"),
         (None, raise_(IndexError("bug")), "internal-error: IndexError"),
@@ -169,8 +170,9 @@ def test_regenerate_golden_files(make_jpeg):
     photo = make_jpeg(width=96, height=64, seed=3)
     packed, result = api.compress_with_result(photo)
     assert result.mode == "lossless"
-    (GOLDEN / "lossless_classic_v2.jpg").write_bytes(photo)
-    (GOLDEN / "lossless_classic_v2.jrz").write_bytes(packed)
+    name = "lossless_" + Path(SHIPPED_WEIGHTS[0]).stem.replace("-", "_")
+    (GOLDEN / f"{name}.jpg").write_bytes(photo)
+    (GOLDEN / f"{name}.jrz").write_bytes(packed)
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch, jpeg_bytes):

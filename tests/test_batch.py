@@ -256,8 +256,14 @@ def test_lossy_rate_and_devices(jpeg_bytes):
     assert isinstance(caught.value, NotImplementedError) and caught.value.code
     with pytest.raises(BadOption, match="device"):
         jpegzip.compress(jpeg_bytes, device="tpu")
-    for device in ("auto", "cpu", "cuda"):
+    import torch
+
+    devices = ("auto", "cpu") + (("cuda",) if torch.cuda.is_available() else ())
+    for device in devices:
         assert jpegzip.decompress(jpegzip.compress(jpeg_bytes, device=device)) == jpeg_bytes
+    if not torch.cuda.is_available():
+        with pytest.raises(BadOption, match="no CUDA device"):
+            jpegzip.compress(jpeg_bytes, device="cuda")
 
 
 def test_codec_pickles_by_options_and_serves_threads(make_jpeg):

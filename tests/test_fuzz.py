@@ -83,7 +83,7 @@ class ForeignPanic(BaseException):
 def test_a_panic_while_decoding_is_a_clean_error(fake_lossless_codec, jpeg_bytes):
     packed = api.compress(jpeg_bytes)
 
-    def panic(sections, options):
+    def panic(sections, options, coded_with):
         raise ForeignPanic("called `Result::unwrap()` on an `Err` value")
 
     fake_lossless_codec(decode=panic)

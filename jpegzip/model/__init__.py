@@ -1,17 +1,36 @@
-"""Context models: per coefficient, an integer prediction and an integer context index."""
+"""Context models: per coefficient, an integer prediction and an integer context index.
+
+Every weights file ever shipped stays in the package, so a .jrz keeps decoding after a
+newer model becomes the default: a .jrz names its model by id (the SHA-256 of the file).
+"""
 
 from __future__ import annotations
 
 from functools import cache
 
 from .classic import ClassicModel
-from .weights import default_weights_bytes, model_from_bytes
+from .learned import LearnedModel
+from .weights import model_from_bytes, weights_bytes
+
+SHIPPED_WEIGHTS = ("learned-v1.npz", "classic-v2.npz")  # the first codes new files
 
 
 @cache
+def shipped_models() -> dict[bytes, ClassicModel]:
+    """Every shipped model by id, the default first (each loaded once)."""
+    models = (model_from_bytes(weights_bytes(name)) for name in SHIPPED_WEIGHTS)
+    return {model.model_id: model for model in models}
+
+
 def load_default_model() -> ClassicModel:
-    """The shipped classic model (cached); .model_id is the SHA-256 of its weights file."""
-    return model_from_bytes(default_weights_bytes())
+    """The model that codes new files; .model_id is the SHA-256 of its weights file."""
+    return next(iter(shipped_models().values()))
 
 
-__all__ = ["ClassicModel", "load_default_model"]
+def load_model(model_id: bytes) -> ClassicModel:
+    """The shipped model with this id (KeyError if none)."""
+    return shipped_models()[model_id]
+
+
+__all__ = ["ClassicModel", "LearnedModel", "load_default_model", "load_model",
+           "shipped_models"]

@@ -88,6 +88,7 @@ _EDGE_WEIGHTS = np.array(
     dtype=np.int64,
 )
 NNZ, AC, DC = 0, 1, 2
+_NO_ESTIMATE = np.zeros(0, np.int64)
 
 
 def context_families() -> np.ndarray:
@@ -152,6 +153,7 @@ class _Component:
         height, width = int(shape[0]), int(shape[1])
         if height * width >= 1 << 29:  # active-list entries are int32 (index << 2 | flags)
             raise ValueError(f"plane {c} has too many blocks")
+        self.index = c
         self.cls = 1 if c in (1, 2) else 0
         self.quality = _quality(quant)
         self.step = np.searchsorted(STEP_EDGES, quant[ZIGZAG], side="right").tolist()
@@ -162,6 +164,9 @@ class _Component:
         self.paths: tuple[np.ndarray, np.ndarray] | None = None
         self.active: list[np.ndarray] | None = None  # per half: blocks with nonzeros left
         self.active_count = [0, 0]
+        self.learned: np.ndarray | None = None  # learned estimates of the current AC group
+        self.learned_group = -1
+        self.group_means: list[np.ndarray] = []  # learned model: mean magnitude per AC group
         self.truth = None  # encoder: the plane as given (returned by finish)
         self.count = self.dc = None  # encoder: nonzero AC count and DC of every block
         if plane is None:
@@ -192,6 +197,7 @@ class ClassicSession:
 
     def __init__(self, cmap, shapes, quant_tables, sampling, planes) -> None:
         self.cmap = cmap
+        self.sampling = [tuple(int(x) for x in pair) for pair in sampling]
         if not 1 <= len(shapes) <= 4 or len(quant_tables) != len(shapes):
             raise ValueError("need 1..4 components, one quantization table each")
         if len(sampling) != len(shapes) or (planes is not None and len(planes) != len(shapes)):
@@ -257,11 +263,17 @@ class ClassicSession:
             return
         if comp.active is None:
             comp.start_ac()
+        learned, mix = self._estimates(comp, k, half)
         self.n, comp.active_count[half], nonzero = kn.ac_contexts(
             comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
             _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
-            self.ctx, self.values, encode)
+            self.ctx, self.values, encode, learned, mix)
         comp.remaining -= nonzero
+
+    def _estimates(self, comp: _Component, k: int, half: int) -> tuple[np.ndarray, int]:
+        """A learned magnitude estimate of AC coefficient k per block and its weight out of
+        4 in the context (learned.py); the classic model has none."""
+        return _NO_ESTIMATE, 0
 
     def encode_step(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Encoder: contexts, targets and commit of one step in one go (prediction, context
@@ -334,6 +346,11 @@ class ClassicModel:
         self.probabilities = probabilities
         self.context_map = context_map
         self.model_id = bytes(model_id)
+
+    def on_device(self, device: str) -> ClassicModel:
+        """The model running on `device` ("auto", "cpu", "cuda"); the classic model is
+        numba code on the CPU whatever is asked."""
+        return self
 
     def begin(self, shapes: Sequence[tuple[int, int]], quant_tables: Sequence[np.ndarray],
               sampling: Sequence[tuple[int, int]],

@@ -29,6 +29,7 @@ import numpy as np
 from ..coding import ALPHABET, iter_symbols
 from .classic import AC_BASE, CONTEXT_COUNT, DC_BASE, context_families, context_groups
 from .clustering import cluster_contexts
+from .net import net_from_arrays
 from .weights import save_weights, untrained_model
 
 SUBSAMPLINGS = [("420", 0.55), ("444", 0.2), ("422", 0.1), ("gray", 0.15)]
@@ -106,12 +107,27 @@ def read_planes(data: bytes):
     return planes, quants, sampling
 
 
+_LEARNED: list = []  # per worker: (network, mix) when fitting a learned model's tables
+
+
+def _use_learned(net_path: str | None, mix: list[int]) -> None:
+    """Pool initializer: load the frozen network (net.npz from jpegzip.train) once."""
+    _LEARNED.clear()
+    if net_path:
+        import torch
+
+        torch.set_num_threads(1)  # one process per core already
+        with np.load(net_path, allow_pickle=False) as arrays:
+            _LEARNED.append((net_from_arrays(arrays), list(mix)))
+
+
 def count_job(job: tuple[str, int, str]) -> tuple[np.ndarray, np.ndarray, int]:
     """Sparse counts of (context, symbol) for one training JPEG, and its size in bytes."""
     data = jpeg_bytes(*job)
     planes, quants, sampling = read_planes(data)
+    model = untrained_model(ALPHABET, _LEARNED[0] if _LEARNED else None)
     keys = [ctx.astype(np.int64) * ALPHABET + sym
-            for ctx, sym in iter_symbols(planes, quants, sampling, untrained_model(ALPHABET))]
+            for ctx, sym in iter_symbols(planes, quants, sampling, model)]
     keys, counts = np.unique(np.concatenate(keys), return_counts=True)
     return keys, counts, len(data)
 
@@ -190,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="merge two tables while that costs fewer bits per training JPEG")
     parser.add_argument("--save-counts", type=Path, help="also write the raw counts (.npy)")
     parser.add_argument("--counts", type=Path, help="reuse raw counts instead of counting")
+    parser.add_argument("--net", type=Path,
+                        help="fit a learned model's tables: its frozen network (net.npz)")
+    parser.add_argument("--mix", type=int, nargs=2, default=(4, 2), metavar=("HALF0", "HALF1"),
+                        help="weight of the network's estimate out of 4, per checkerboard half")
     args = parser.parse_args(argv)
     if "kodak" in str(args.corpus.resolve()).lower():
         parser.error("kodak/ is the test set; never fit on it")
@@ -206,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         counts = np.load(args.counts, allow_pickle=False)
         total_bytes = 0
     else:
-        counts, total_bytes = count_all(jobs, args.workers, start)
+        counts, total_bytes = count_all(jobs, args.workers, start, args.net, list(args.mix))
     if args.save_counts:
         np.save(args.save_counts, counts)
     smoothed = smooth(counts, args.family_weight, args.section_weight)
@@ -219,18 +239,23 @@ def main(argv: list[str] | None = None) -> None:
             f"max_tables_per_step={list(args.tables)} merge_bits={args.merge_bits} "
             f"family_weight={args.family_weight} "
             f"section_weight={args.section_weight} date={time.strftime('%Y-%m-%d')}")
+    _use_learned(str(args.net) if args.net else None, list(args.mix))
+    if args.net:
+        info += f" net={args.net.name} mix={list(args.mix)}"
     data = save_weights(args.out, to_frequencies(probabilities), context_map,
-                        info=np.array(info))
+                        _LEARNED[0] if _LEARNED else None, info=np.array(info))
     print(f"{info}\ntraining jpeg bytes {total_bytes}, ideal coded {bits / 8:.0f}, "
           f"{time.time() - start:.0f} s, {args.out} {len(data)} bytes")
 
 
-def count_all(jobs: list[tuple[str, int, str]], workers: int,
-              start: float) -> tuple[np.ndarray, int]:
+def count_all(jobs: list[tuple[str, int, str]], workers: int, start: float,
+              net_path: Path | None = None, mix: list[int] | None = None
+              ) -> tuple[np.ndarray, int]:
     """Sum of the per-JPEG counts, (contexts, alphabet), and the total JPEG bytes."""
     counts = np.zeros(CONTEXT_COUNT * ALPHABET, np.int64)
     total_bytes = 0
-    with Pool(workers) as pool:
+    learned = (str(net_path) if net_path else None, mix or [])
+    with Pool(workers, initializer=_use_learned, initargs=learned) as pool:
         parts = pool.imap_unordered(count_job, jobs, chunksize=4)
         for done, (keys, part, size) in enumerate(parts):
             counts[keys] += part

@@ -109,7 +109,7 @@ def nnz_commit(nnz, rem, idx, values):
 
 @njit(cache=True)
 def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
-                est_count, cmap, idx, pred, ctx, values, encode):
+                est_count, cmap, idx, pred, ctx, values, encode, learned, mix):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
@@ -119,6 +119,9 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     also sees the sign of the sum of its neighbours' coefficient k (smooth gradients carry
     the sign across blocks); half 0 of the first AC (nothing of lower frequency decoded
     yet) sees the nonzero counts of its neighbours instead.
+    `learned` (empty for the classic model) is the learned network's magnitude estimate of
+    coefficient k per block (net.py); the context then reads the mean of the two estimates,
+    weighted `mix` : 4 - mix towards the learned one.
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
@@ -190,6 +193,8 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
             if b < last_row:
                 low += wu * abs(np.int64(zu[b + width])) + wl * abs(np.int64(zl[b + width]))
             est = low // 2 + 2 * own
+        if learned.size:
+            est = (mix * learned[b] + (4 - mix) * est) >> 2
         rb = rem_lut[min(r, rem_lut.size - 1)]
         eb = est_lut[min(est, est_lut.size - 1)]
         idx[n] = b

@@ -1,4 +1,4 @@
-"""The classic model: weights loading and identity, context ranges, causality."""
+"""The shipped models: weights loading and identity, context ranges, causality."""
 
 from __future__ import annotations
 
@@ -11,23 +11,40 @@ import numpy as np
 import pytest
 
 from jpegzip.coding import ALPHABET
-from jpegzip.model import ClassicModel, load_default_model
+from jpegzip.model import (
+    SHIPPED_WEIGHTS,
+    ClassicModel,
+    LearnedModel,
+    load_default_model,
+    load_model,
+    shipped_models,
+)
 from jpegzip.model.classic import CONTEXT_COUNT, ZIGZAG, context_families, context_groups
-from jpegzip.model.weights import DEFAULT_WEIGHTS, model_from_bytes, save_weights
+from jpegzip.model.weights import model_from_bytes, save_weights
 
 
 def test_default_model_is_cached_and_named_by_its_file_hash():
     model = load_default_model()
     assert load_default_model() is model
-    data = (files("jpegzip.weights") / DEFAULT_WEIGHTS).read_bytes()
+    data = (files("jpegzip.weights") / SHIPPED_WEIGHTS[0]).read_bytes()
     assert model.model_id == hashlib.sha256(data).digest()
     assert len(model.model_id) == 32
-    assert isinstance(model, ClassicModel)
+    assert isinstance(model, LearnedModel)
 
 
-def test_weights_hold_no_pickles_and_are_small():
-    data = (files("jpegzip.weights") / DEFAULT_WEIGHTS).read_bytes()
-    assert len(data) < 2_000_000
+def test_every_shipped_model_loads_by_its_id():
+    assert len(shipped_models()) == len(SHIPPED_WEIGHTS)
+    for name in SHIPPED_WEIGHTS:
+        data = (files("jpegzip.weights") / name).read_bytes()
+        assert load_model(hashlib.sha256(data).digest()).model_id == hashlib.sha256(data).digest()
+    with pytest.raises(KeyError):
+        load_model(bytes(32))
+
+
+@pytest.mark.parametrize("name", SHIPPED_WEIGHTS)
+def test_weights_hold_no_pickles_and_are_small(name):
+    data = (files("jpegzip.weights") / name).read_bytes()
+    assert len(data) < 20_000_000
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         for name in npz.files:
             assert npz[name].dtype != object
@@ -69,9 +86,11 @@ def test_context_families_and_groups_cover_every_context():
     assert context_groups().shape == (CONTEXT_COUNT,)
 
 
-def test_decoder_session_replays_the_encoder_contexts():
+@pytest.mark.parametrize("name", SHIPPED_WEIGHTS)
+def test_decoder_session_replays_the_encoder_contexts(name):
     """A session without the planes, fed the same values, derives the same contexts."""
-    model = load_default_model()
+    model = load_model(hashlib.sha256((files("jpegzip.weights") / name).read_bytes()).digest())
+    assert isinstance(model, ClassicModel)
     rng = np.random.default_rng(3)
     plane = np.round(rng.laplace(0, 3, size=(7, 9, 64)) / (1 + np.arange(64)) ** 0.7)
     plane = plane.astype(np.int16)

@@ -1,0 +1,57 @@
+"""Training: the config is checked, and the frozen integer network computes exactly what
+the fake-quantized network trained on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from jpegzip import train
+from jpegzip.model.net import GROUPS, input_count
+
+
+def test_frozen_network_equals_the_trained_forward():
+    torch.manual_seed(4)
+    model = train._torch_model(8)
+    with torch.no_grad():  # spread the weights so that roundings and clamps all happen
+        for parameter in model.parameters():
+            parameter.mul_(6.0)
+    net = train.freeze(model)
+    rng = np.random.default_rng(4)
+    for g in range(len(GROUPS)):
+        features = rng.integers(0, 256, size=(input_count(g), 12, 13))
+        with torch.no_grad():
+            expected = model[g](torch.from_numpy(features).float()[None])[0].numpy()
+        assert np.array_equal(net.run(g, features), expected.astype(np.uint8))
+
+
+def test_laplace_bits_are_a_code_length():
+    t = torch.full((2001,), 120.0)
+    values = torch.arange(-1000, 1001).float()
+    probabilities = torch.exp2(-train.laplace_bits(t, values))
+    assert abs(float(probabilities.sum()) - 1.0) < 1e-4
+
+
+def config_dict(tmp_path) -> dict:
+    return {"corpus": str(tmp_path), "run_dir": str(tmp_path / "run"),
+            "out": str(tmp_path / "w.npz"), "seed": 1, "holdout": 0, "variants": 1,
+            "png_variants": 1, "crop": 8, "crops_per_component": 1, "width": 8, "epochs": 1,
+            "batch": 4, "learning_rate": 0.01, "threads": 1, "validation_fraction": 0.1,
+            "mix": [4, 2]}
+
+
+def test_config_is_checked(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config_dict(tmp_path)))
+    assert train.Config.load(path).crop == 8
+    path.write_text(json.dumps(config_dict(tmp_path) | {"typo": 1}))
+    with pytest.raises(SystemExit, match="typo"):
+        train.Config.load(path)
+    kodak = tmp_path / "kodak"
+    kodak.mkdir()
+    path.write_text(json.dumps(config_dict(tmp_path) | {"corpus": str(kodak)}))
+    with pytest.raises(SystemExit, match="test set"):
+        train.Config.load(path)
