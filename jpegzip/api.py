@@ -219,7 +219,8 @@ def warm_up() -> None:
     if _warm:
         return
     with contextlib.suppress(Exception):
-        compress(_WARM_UP_JPEG)
+        # On the CPU: a process that forks workers must not have touched CUDA.
+        compress(_WARM_UP_JPEG, device="cpu")
     _warm = True
 
 

@@ -138,7 +138,10 @@ def print_summary(console: Console, report: Report) -> None:
 
 def print_info(console: Console, facts: dict[str, Any]) -> None:
     """``jpegzip info`` for one file: a name line, then one indented line per fact."""
-    model = f" (model {facts['model_id'][:12]})" if facts["model_id"] else ""
+    model = ""
+    if facts["model_id"]:
+        name = facts.get("model_name") or "not in this jpegzip"
+        model = f" (model {name}, {facts['model_id'][:12]})"
     rows = [
         ("mode", f"{facts['mode']}{model}"),
         (

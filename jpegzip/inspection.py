@@ -47,6 +47,7 @@ def inspect(data: bytes, options: Options = DEFAULT) -> dict[str, Any]:
         "original_sha256": parsed.original_sha256.hex(),
         "savings_percent": savings_percent(parsed.original_length, len(data)),
         "model_id": None if parsed.mode is Mode.STORED else parsed.model_id.hex(),
+        "model_name": None if parsed.mode is Mode.STORED else _model_name(parsed.model_id),
         "sections": {name: len(payload) for name, payload in parsed.sections.items()},
         "image": None,
         "image_note": None,
@@ -120,3 +121,10 @@ def _metadata_kinds(segments) -> list[dict[str, Any]]:
         entry["count"] += 1
         entry["bytes"] += segment.length
     return list(kinds.values())
+
+
+def _model_name(model_id: bytes) -> str | None:
+    """The shipped model's name, or None when this jpegzip does not have that model."""
+    from .model import shipped_names
+
+    return shipped_names().get(model_id)

@@ -164,7 +164,7 @@ def _torch_model(width: int):
 
         def exponent(self):
             peak = self.conv.weight.detach().abs().amax(dim=(1, 2, 3)).clamp_min(1e-8)
-            return torch.ceil(torch.log2(peak / 127.0))
+            return torch.ceil(torch.log2(peak / 127.0)).clamp(*nt.EXPONENTS)
 
         def forward(self, x):
             scale = torch.exp2(self.exponent())[:, None, None, None]

@@ -117,6 +117,9 @@ def prepare_process() -> None:
     load the codec, model and kernels. Idempotent; never raises."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(name, "1")
+    # torch.cuda.is_available() through NVML: asking does not initialise CUDA, so a forked
+    # worker can still use the GPU (--device auto).
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     api.warm_up()
 
 

@@ -340,14 +340,16 @@ def test_metadata_kinds_in_file_order():
 def test_inspect_reports_the_image_and_its_metadata(request, fake_model):
     if fake_model:  # a fake model whose "raw" section holds the whole JPEG, as header bytes
         request.getfixturevalue("fake_lossless_codec")(
-            encode=lambda jpeg: {"raw": zstandard.compress(jpeg)},
-            decode=lambda sections: zstandard.decompress(sections["raw"]),
+            encode=lambda jpeg, *options: {"raw": zstandard.compress(jpeg)},
+            decode=lambda sections, *options: zstandard.decompress(sections["raw"]),
         )
     original = photo_with_metadata()
     packed, result = api.compress_with_result(original)
     facts = inspect(packed)
     assert facts["mode"] == result.mode  # the real codec may code the file or store it
     assert (facts["model_id"] is None) == (result.mode == "stored")
+    if result.mode == "lossless":  # the fake codec's model is not a shipped one
+        assert facts["model_name"] == (None if fake_model else "learned-v1")
     assert facts["original_size"] == len(original)
     assert facts["original_sha256"] == container.sha256(original).hex()
     image = facts["image"]

@@ -6,7 +6,9 @@ newer model becomes the default: a .jrz names its model by id (the SHA-256 of th
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
+from pathlib import PurePath
 
 from .classic import ClassicModel
 from .learned import LearnedModel
@@ -22,6 +24,13 @@ def shipped_models() -> dict[bytes, ClassicModel]:
     return {model.model_id: model for model in models}
 
 
+@cache
+def shipped_names() -> dict[bytes, str]:
+    """Every shipped model's id -> its name (the weights file's stem), without loading."""
+    return {hashlib.sha256(weights_bytes(name)).digest(): PurePath(name).stem
+            for name in SHIPPED_WEIGHTS}
+
+
 def load_default_model() -> ClassicModel:
     """The model that codes new files; .model_id is the SHA-256 of its weights file."""
     return next(iter(shipped_models().values()))
@@ -33,4 +42,4 @@ def load_model(model_id: bytes) -> ClassicModel:
 
 
 __all__ = ["ClassicModel", "LearnedModel", "load_default_model", "load_model",
-           "shipped_models"]
+           "shipped_models", "shipped_names"]

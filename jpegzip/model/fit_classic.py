@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--counts", type=Path, help="reuse raw counts instead of counting")
     parser.add_argument("--net", type=Path,
                         help="fit a learned model's tables: its frozen network (net.npz)")
-    parser.add_argument("--mix", type=int, nargs=2, default=(4, 2), metavar=("HALF0", "HALF1"),
+    parser.add_argument("--mix", type=int, nargs=2, default=(3, 2), metavar=("HALF0", "HALF1"),
                         help="weight of the network's estimate out of 4, per checkerboard half")
     args = parser.parse_args(argv)
     if "kodak" in str(args.corpus.resolve()).lower():

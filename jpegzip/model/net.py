@@ -25,6 +25,7 @@ so four times a count fits), shared with training (jpegzip/train.py).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ EXTRA_INPUTS = 6  # nnz, remaining, two quantizer features, chroma flag, luma nn
 EXACT_LIMIT = {np.dtype(np.float32): 1 << 24, np.dtype(np.float64): 1 << 53}
 T_ZERO, T_STEP = 96, 16  # t = T_ZERO + T_STEP * log2(b)
 MAG_CLIP = 2047
+EXPONENTS = (-24, 8)  # allowed range of a channel's power-of-two rescale
 TILE = 64  # blocks per side of the tiles the network runs on
 
 
@@ -181,6 +183,8 @@ class IntegerNet:
             for layer in group:
                 if np.abs(layer.weight).max() > 127:
                     raise ValueError(f"group {g}: a weight is outside -127..127")
+                if layer.exponent.min() < EXPONENTS[0] or layer.exponent.max() > EXPONENTS[1]:
+                    raise ValueError(f"group {g}: a rescale exponent is outside {EXPONENTS}")
                 if layer.worst_case_sum() >= EXACT_LIMIT[np.dtype(np.float32)]:
                     raise ValueError(f"group {g}: a partial sum could reach 2^24")
         self.layers = [list(group) for group in layers]
@@ -211,7 +215,7 @@ class IntegerNet:
         height, width = features.shape[1:]
         remaining = features[remaining_row(g)]
         out = np.zeros((self.layers[g][-1].weight.shape[0], height, width), np.uint8)
-        with _exact_torch(threads):
+        with _TORCH_SETTINGS, _exact_torch(threads):
             for y0 in range(0, height, TILE):
                 for x0 in range(0, width, TILE):
                     y1, x1 = min(y0 + TILE, height), min(x0 + TILE, width)
@@ -241,6 +245,9 @@ class IntegerNet:
                               device=device)[:, None, None])
                 for layer in self.layers[g]]
         return self._tensors[key]
+
+
+_TORCH_SETTINGS = threading.Lock()  # _exact_torch changes process-wide torch settings
 
 
 class _exact_torch:
