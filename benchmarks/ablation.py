@@ -25,7 +25,7 @@ from benchlib import (
     git_revision,
     list_files,
     load_average,
-    machine_info,
+    machine_line,
     use_repo_checkout,
     write_section,
 )
@@ -92,7 +92,7 @@ def main() -> None:
             + ["--weights"] + [display_path(w) for w in args.weights] + ["--write"])
         text = (
             f"## Model ablation (savings vs the JPEG)\n\n"
-            f"{dt.date.today()}, {machine_info()}, load {load_average()}, "
+            f"{dt.date.today()}, {machine_line()}, load {load_average()}, "
             f"checkout {git_revision()}, {time.time() - started:.0f} s.\n"
             f"Command: `{command}`\n\n{table}\n"
         )

@@ -131,6 +131,13 @@ def machine_info() -> dict[str, str]:
     return info
 
 
+def machine_line() -> str:
+    """machine_info() as one line for a report."""
+    m = machine_info()
+    return (f"{m['cpu']}, {m['nproc']} cores, {m.get('memory', '?')} RAM, {m['os']}, "
+            f"Python {m['python']}")
+
+
 def load_average() -> str:
     """1/5/15-minute load average as text (the machine is shared: record how busy it was)."""
     try:

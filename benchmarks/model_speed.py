@@ -3,7 +3,8 @@
 Each file runs in a fresh worker process: one warm-up round trip on a small file (model
 loading and compiled kernels are not part of the figure), then --repeat rounds of
 compress and decompress of the file through the Python API, with the default options
-(the default model, the CPU unless --device says otherwise). The median time of each
+(the default model, the CPU unless --device says otherwise; the network runs on one
+thread, the rest of the codec on one core). The median time of each
 gives MP/s; the worker's peak resident memory (its whole life, warm-up included) is the
 memory figure. Every round trip is checked byte for byte.
 
@@ -29,7 +30,7 @@ from benchlib import (
     jpeg_dimensions,
     list_files,
     load_average,
-    machine_info,
+    machine_line,
     median,
     use_repo_checkout,
     write_section,
@@ -38,10 +39,7 @@ from benchlib import (
 WARM_UP = REPO_ROOT / "tests" / "data" / "sample" / "kodim23.jpg"
 
 
-def _measure(path: str, repeat: int, device: str, threads: int, out) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
+def _measure(path: str, repeat: int, device: str, out) -> None:
     use_repo_checkout()
     import jpegzip
     from jpegzip.api import decompress_with_result
@@ -70,7 +68,6 @@ def main() -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="JPEG files or folders of them")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the network)")
     parser.add_argument("--write", action="store_true",
                         help="refresh the 'model-speed' section of benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -83,7 +80,7 @@ def main() -> None:
         megapixels = width * height / 1e6
         queue = context.Queue()
         worker = context.Process(target=_measure,
-                                 args=(str(path), args.repeat, args.device, args.threads, queue))
+                                 args=(str(path), args.repeat, args.device, queue))
         worker.start()
         compress_s, decompress_s, size, peak = queue.get()
         worker.join()
@@ -96,12 +93,12 @@ def main() -> None:
     if args.write:
         command = (f"python benchmarks/model_speed.py "
                    f"{' '.join(display_path(p) for p in args.paths)} "
-                   f"--repeat {args.repeat} --device {args.device} --threads {args.threads} "
+                   f"--repeat {args.repeat} --device {args.device} "
                    "--write")
         text = "\n".join([
             "## Speed and memory at camera sizes",
             "",
-            f"{dt.date.today()}, {machine_info()}, load {load_average()}, "
+            f"{dt.date.today()}, {machine_line()}, load {load_average()}, "
             f"checkout {git_revision()}, {time.time() - started:.0f} s.",
             f"Command: `{command}`",
             "",
