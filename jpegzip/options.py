@@ -12,7 +12,9 @@ Limits bound what one input may make jpegzip allocate, before anything is alloca
   image is refused (LimitExceeded). Image dimensions are bounded through it: 2^28 is
   16384 x 16384 in grayscale, about 180 MP in 4:2:0, 89 MP in 4:4:4.
 Peak memory grows with both: about 5 bytes per coefficient plus a few times the input
-(0.33 GB above the library's own for a 33 MP 4:2:2 JPEG), so under 2 GiB at the defaults.
+(0.33 GB above the library's own for a 33 MP 4:2:2 JPEG, classic model), and the learned
+model's network adds about 1 byte per coefficient (its inputs and outputs, one frequency
+group at a time; 0.67 GiB in all for a 24 MP JPEG, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

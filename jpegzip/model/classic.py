@@ -88,7 +88,7 @@ _EDGE_WEIGHTS = np.array(
     dtype=np.int64,
 )
 NNZ, AC, DC = 0, 1, 2
-_NO_ESTIMATE = np.zeros(0, np.int64)
+_NO_ESTIMATE = np.zeros(0, np.int32)
 
 
 def context_families() -> np.ndarray:
@@ -164,7 +164,7 @@ class _Component:
         self.paths: tuple[np.ndarray, np.ndarray] | None = None
         self.active: list[np.ndarray] | None = None  # per half: blocks with nonzeros left
         self.active_count = [0, 0]
-        self.learned: np.ndarray | None = None  # learned estimates of the current AC group
+        self.learned: np.ndarray | None = None  # network outputs t of the current AC group
         self.learned_group = -1
         self.group_means: list[np.ndarray] = []  # learned model: mean magnitude per AC group
         self.truth = None  # encoder: the plane as given (returned by finish)

@@ -59,9 +59,9 @@ class LearnedSession(ClassicSession):
             features = group_features(g, comp.z, comp.nnz, comp.q[ZIGZAG], comp.cls == 1, luma,
                                       comp.group_means)
             t = self.net.run(g, features, self.device, self.dtype, self.threads)
-            comp.learned = EST_OF_T[t.reshape(hi - lo, -1)]
+            comp.learned = t.reshape(hi - lo, -1)
             comp.learned_group = g
-        return comp.learned[k - lo], self.mix[half]
+        return EST_OF_T[comp.learned[k - lo]], self.mix[half]
 
 
 class LearnedModel(ClassicModel):

@@ -61,7 +61,7 @@ def _est_lut() -> np.ndarray:
         while (value + 1) ** T_STEP <= 1 << power:
             value += 1
         out[t] = min(value, 1400)
-    return out
+    return out.astype(np.int32)
 
 
 MAG_LUT = _mag_lut()
@@ -80,16 +80,19 @@ def remaining_row(g: int) -> int:
     return input_count(g) - EXTRA_INPUTS + 1
 
 
-def magnitudes(z: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """MAG_LUT of |coefficient| for zigzag planes lo..hi-1 of z (64, h, w), int32."""
-    planes = np.abs(z[lo:hi].astype(np.int32))
-    return MAG_LUT[np.minimum(planes, MAG_CLIP)]
+def magnitude(plane: np.ndarray) -> np.ndarray:
+    """MAG_LUT of |coefficient| for one plane (int32; planes one at a time keep the
+    temporaries to one plane's size)."""
+    return MAG_LUT[np.minimum(np.abs(plane.astype(np.int32)), MAG_CLIP)]
 
 
 def group_mean(z: np.ndarray, g: int) -> np.ndarray:
-    """Mean magnitude (MAG_LUT units, floored) of group g's frequencies per block."""
+    """Mean magnitude (MAG_LUT units, floored) of group g's frequencies per block, uint8."""
     lo, hi = GROUPS[g]
-    return magnitudes(z, lo, hi).sum(axis=0) // (hi - lo)
+    total = magnitude(z[lo])
+    for k in range(lo + 1, hi):
+        total += magnitude(z[k])
+    return (total // (hi - lo)).astype(np.uint8)
 
 
 def pooled_luma(luma_nnz: np.ndarray, shape: tuple[int, int],
@@ -132,7 +135,8 @@ def group_features(g: int, z: np.ndarray, nnz: np.ndarray, quant_zz: np.ndarray,
     row = 0
     if g:
         plo, phi = GROUPS[g - 1]
-        out[: phi - plo] = magnitudes(z, plo, phi)
+        for k in range(plo, phi):
+            out[k - plo] = magnitude(z[k])
         row = phi - plo
         for j in range(g - 1):
             out[row] = means[j] if means is not None else group_mean(z, j)
