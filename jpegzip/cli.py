@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Verbose
+from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Rate, Verbose
 from .cluster_cli import app as cluster_app
 from .errors import BadOption, LossyNotAvailable
 
@@ -127,12 +127,7 @@ def compress(
     verbose: Verbose = False,
     json_output: Json = False,
     debug: Debug = False,
-    rate: Annotated[
-        float,
-        typer.Option(
-            metavar="R", help="Target size as a fraction of the lossless size; 1.0 is lossless."
-        ),
-    ] = 1.0,
+    rate: Rate = 1.0,
     device: Device = "auto",
 ) -> None:
     """Compress JPEG files into .jrz files, losslessly (verified before writing).

@@ -13,6 +13,12 @@ Verbose = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Write a JSON report to stdout.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a file fails.")]
+Rate = Annotated[
+    float,
+    typer.Option(
+        metavar="R", help="Target size as a fraction of the lossless size; 1.0 is lossless."
+    ),
+]
 Device = Annotated[
     str,
     typer.Option(

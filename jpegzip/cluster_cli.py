@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Verbose
+from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Rate, Verbose
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -107,12 +107,7 @@ def compress(
     scheduler_file: SchedulerFile = None,
     workers: Workers = None,
     files_per_task: FilesPerTask = None,
-    rate: Annotated[
-        float,
-        typer.Option(
-            metavar="R", help="Target size as a fraction of the lossless size; 1.0 is lossless."
-        ),
-    ] = 1.0,
+    rate: Rate = 1.0,
     device: Device = "auto",
     force: Overwrite = False,
     recheck: Recheck = False,

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import ContainerError
 from . import kernels as kn
+from .net import EST_OF_T
 
 ZIGZAG = np.array([
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48,
@@ -88,7 +89,7 @@ _EDGE_WEIGHTS = np.array(
     dtype=np.int64,
 )
 NNZ, AC, DC = 0, 1, 2
-_NO_ESTIMATE = np.zeros(0, np.int32)
+_NO_ESTIMATE = np.zeros(0, np.uint8)
 
 
 def context_families() -> np.ndarray:
@@ -267,12 +268,13 @@ class ClassicSession:
         self.n, comp.active_count[half], nonzero = kn.ac_contexts(
             comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
             _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
-            self.ctx, self.values, encode, learned, mix)
+            self.ctx, self.values, encode, learned, EST_OF_T, mix)
         comp.remaining -= nonzero
 
     def _estimates(self, comp: _Component, k: int, half: int) -> tuple[np.ndarray, int]:
-        """A learned magnitude estimate of AC coefficient k per block and its weight out of
-        4 in the context (learned.py); the classic model has none."""
+        """The learned network's output t for AC coefficient k per block (uint8, read
+        through net.EST_OF_T) and its weight out of 4 in the context (learned.py); the
+        classic model has none."""
         return _NO_ESTIMATE, 0
 
     def encode_step(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

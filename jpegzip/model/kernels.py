@@ -109,7 +109,7 @@ def nnz_commit(nnz, rem, idx, values):
 
 @njit(cache=True)
 def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
-                est_count, cmap, idx, pred, ctx, values, encode, learned, mix):
+                est_count, cmap, idx, pred, ctx, values, encode, learned, est_of_t, mix):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
@@ -119,9 +119,9 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     also sees the sign of the sum of its neighbours' coefficient k (smooth gradients carry
     the sign across blocks); half 0 of the first AC (nothing of lower frequency decoded
     yet) sees the nonzero counts of its neighbours instead.
-    `learned` (empty for the classic model) is the learned network's magnitude estimate of
-    coefficient k per block (net.py); the context then reads the mean of the two estimates,
-    weighted `mix` : 4 - mix towards the learned one.
+    `learned` (empty for the classic model) is the learned network's output t for
+    coefficient k per block (net.py); its magnitude estimate `est_of_t[t]` is mixed with
+    the classic one, weighted `mix` : 4 - mix towards the learned one.
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
@@ -194,7 +194,7 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
                 low += wu * abs(np.int64(zu[b + width])) + wl * abs(np.int64(zl[b + width]))
             est = low // 2 + 2 * own
         if learned.size:
-            est = (mix * learned[b] + (4 - mix) * est) >> 2
+            est = (mix * est_of_t[learned[b]] + (4 - mix) * est) >> 2
         rb = rem_lut[min(r, rem_lut.size - 1)]
         eb = est_lut[min(est, est_lut.size - 1)]
         idx[n] = b

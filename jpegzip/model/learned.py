@@ -17,7 +17,6 @@ import numpy as np
 
 from .classic import ZIGZAG, ClassicModel, ClassicSession, _Component
 from .net import (
-    EST_OF_T,
     GROUP_OF,
     GROUPS,
     IntegerNet,
@@ -43,25 +42,22 @@ class LearnedSession(ClassicSession):
 
     def __init__(self, model: LearnedModel, shapes, quant_tables, sampling, planes) -> None:
         super().__init__(model.context_map, shapes, quant_tables, sampling, planes)
-        self.net = model.net
-        self.mix = model.mix
-        self.device = model.device
-        self.dtype = model.dtype
-        self.threads = model.threads
+        self.model = model
 
     def _estimates(self, comp: _Component, k: int, half: int) -> tuple[np.ndarray, int]:
         g = int(GROUP_OF[k])
         lo, hi = GROUPS[g]
         if comp.learned_group != g:
+            model = self.model
             luma = luma_context(self.comps[0].nnz, self.sampling, comp.index, comp.nnz.shape)
             while len(comp.group_means) < g - 1:
                 comp.group_means.append(group_mean(comp.z, len(comp.group_means)))
             features = group_features(g, comp.z, comp.nnz, comp.q[ZIGZAG], comp.cls == 1, luma,
                                       comp.group_means)
-            t = self.net.run(g, features, self.device, self.dtype, self.threads)
+            t = model.net.run(g, features, model.device, model.dtype, model.threads)
             comp.learned = t.reshape(hi - lo, -1)
             comp.learned_group = g
-        return EST_OF_T[comp.learned[k - lo]], self.mix[half]
+        return comp.learned[k - lo], self.model.mix[half]
 
 
 class LearnedModel(ClassicModel):
