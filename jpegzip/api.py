@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import container
 from .container import Container, Mode
@@ -37,6 +37,10 @@ from .errors import (
 )
 from .options import DEFAULT, Options
 
+if TYPE_CHECKING:
+    from .lossy import Target
+    from .lossy.report import LossyReport
+
 START_OF_IMAGE = b"\xff\xd8"
 _STORED_MODEL_ID = bytes(container.MODEL_ID_LENGTH)
 _SHORT_ID_HEX = 12
@@ -48,9 +52,10 @@ _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.
 class Result:
     """What one compress or decompress did, for reports.
 
-    ``mode`` is "lossless" or "stored"; ``stored_reason`` says why a file was stored (known
-    only while compressing; None otherwise). ``original_sha256`` is the JPEG's checksum in
-    both directions, for checking a written output later.
+    ``mode`` is "lossless", "lossy" or "stored"; ``stored_reason`` says why a file was
+    stored (known only while compressing; None otherwise). ``original_sha256`` is the
+    checksum of the JPEG the .jrz gives back (for lossy: the new JPEG), in both directions,
+    for checking a written output later. ``lossy`` is what a lossy compress reached.
     """
 
     mode: str
@@ -58,13 +63,15 @@ class Result:
     bytes_in: int
     bytes_out: int
     original_sha256: bytes = dataclasses.field(default=b"", compare=False, repr=False)
+    lossy: LossyReport | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def compress(data: bytes, rate: float = 1.0, device: str = "auto") -> bytes:
     """A JPEG's bytes -> a .jrz's bytes. Raises NotJpegError for anything else.
 
-    ``rate`` below 1.0 (lossy) raises LossyNotAvailable; ``device`` is "auto", "cpu" or
-    "cuda" (BadOption otherwise).
+    ``rate`` below 1.0 is lossy: a .jrz of about that fraction of the lossless size that
+    decompresses to a new, smaller JPEG (``Options`` also takes ``bpp`` or ``psnr``
+    targets); ``device`` is "auto", "cpu" or "cuda" (BadOption otherwise).
     """
     return compress_with_result(data, Options(rate, device))[0]
 
@@ -75,8 +82,11 @@ def decompress(data: bytes) -> bytes:
 
 
 def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
-    """``compress`` that also says which mode it used and why a file was stored."""
-    options.require_lossless()
+    """``compress`` that also says which mode it used and why a file was stored.
+
+    With a lossy target, a file the model cannot take is stored whole (lossless), as
+    without one; every lossy .jrz is decoded in memory and checked before it is returned.
+    """
     options.check_size("input", len(data))
     if not data:
         raise NotJpegError("empty input")
@@ -92,6 +102,9 @@ def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes
             packed, stored_reason = stored, "no-gain"
     mode = Mode.LOSSLESS if stored_reason is None else Mode.STORED
     digest = container.sha256(data)
+    target = options.target
+    if target is not None and mode is Mode.LOSSLESS:
+        return _compress_lossy(data, target, len(packed), options)
     return packed, Result(mode.value, stored_reason, len(data), len(packed), digest)
 
 
@@ -131,7 +144,6 @@ def compress_file(
     options: Options = DEFAULT,
 ) -> Result:
     """Compress the JPEG at ``source`` into a .jrz at ``destination`` (atomic write)."""
-    options.require_lossless()  # before reading anything
 
     def convert(data: bytes) -> tuple[bytes, Result]:
         return compress_with_result(data, options)
@@ -249,7 +261,7 @@ class Codec:
 
     def __init__(self, rate: float = 1.0, device: str = "auto", **limits: int) -> None:
         self.options = Options(rate, device, **limits)
-        self.options.require_lossless()
+        self.options.require_lossless("in Codec (services, clusters) yet")
         self._lock = threading.Lock()
         self._loaded = False
 
@@ -352,6 +364,27 @@ def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | No
         return None, f"internal-error: {type(error).__name__}"
 
 
+def _compress_lossy(
+    data: bytes, target: Target, lossless_size: int, options: Options
+) -> tuple[bytes, Result]:
+    """The lossy .jrz: the requantized JPEG coded losslessly, with a ``lossy`` section."""
+    from . import codec
+    from .lossy.report import LossyReport, psnr_field
+
+    lossy = codec.encode_lossy(data, target, lossless_size, options)
+    sections = codec.encode_lossless(lossy.jpeg, options)
+    report = LossyReport(target.kind, target.value, lossless_size, psnr_field(lossy.psnr_db),
+                         lossy.pixels, len(data), container.sha256(data).hex())  # fmt: skip
+    sections["lossy"] = report.to_bytes()
+    digest = container.sha256(lossy.jpeg)
+    packed = container.write(
+        Container(Mode.LOSSY, codec.model_id(), len(lossy.jpeg), digest, sections)
+    )
+    if _rebuild(container.read(packed), options) != lossy.jpeg:
+        raise VerificationFailed("decoding the lossy .jrz did not give its JPEG back")
+    return packed, Result(Mode.LOSSY.value, None, len(data), len(packed), digest, report)
+
+
 def _store(data: bytes, options: Options) -> bytes:
     """The whole file, general-purpose compressed, checked like the model path."""
     packed = container.write(
@@ -371,8 +404,6 @@ def _store(data: bytes, options: Options) -> bytes:
 def _rebuild(parsed: Container, options: Options) -> bytes:
     if parsed.mode is Mode.STORED:
         return container.unpack_stored(parsed.sections, parsed.original_length)
-    if parsed.mode is Mode.LOSSY:
-        raise ContainerError("mode lossy is not supported by this jpegzip")
     from . import codec
 
     installed = codec.model_ids()

@@ -70,6 +70,7 @@ class Outcome:
     bytes_out: int = 0
     seconds: float = 0.0
     trace: str | None = field(default=None, repr=False)
+    lossy: dict[str, Any] | None = None  # a lossy compress: fraction of lossless, bpp, PSNR
 
     @classmethod
     def converted(
@@ -85,6 +86,7 @@ class Outcome:
             reason=result.stored_reason,
             bytes_in=result.bytes_in,
             bytes_out=result.bytes_out,
+            lossy=result.lossy.summary(result.bytes_out) if compressing and result.lossy else None,
         )
 
     @classmethod

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Rate, Verbose
+from .cli_options import EXAMPLES, Bpp, Debug, Device, Json, Psnr, Quiet, Rate, Verbose
 from .cluster_cli import app as cluster_app
-from .errors import BadOption, LossyNotAvailable
+from .errors import BadOption
 
 if TYPE_CHECKING:
     from .batch import Report
@@ -114,7 +114,9 @@ def main(
     "  jpegzip compress *.jpg -o archive/           # writes archive/*.jrz\n"
     "  jpegzip compress -r photos/ -o archive/ -j 4 --json > report.json\n"
     "  jpegzip compress -r photos/ --rm             # replaces each .jpg by a verified .jrz\n"
-    "  cat photo.jpg | jpegzip compress - > photo.jrz"
+    "  cat photo.jpg | jpegzip compress - > photo.jrz\n"
+    "  jpegzip compress photo.jpg --rate 0.9         # lossy: 90 % of the lossless size\n"
+    "  jpegzip compress photo.jpg --psnr 42          # lossy: smallest file at 42 dB"
 )
 def compress(
     files: Inputs,
@@ -128,20 +130,31 @@ def compress(
     json_output: Json = False,
     debug: Debug = False,
     rate: Rate = 1.0,
+    bpp: Bpp = None,
+    psnr: Psnr = None,
     device: Device = "auto",
 ) -> None:
     """Compress JPEG files into .jrz files, losslessly (verified before writing).
 
     Files found in folders that are not JPEGs are skipped with a warning; a rerun skips the
     outputs that already exist and verify, so an interrupted batch resumes.
+
+    Lossy (--rate below 1, --bpp or --psnr): the .jrz decompresses to a new baseline JPEG
+    with the original's metadata, as close to the original's pixels as the size allows;
+    the original cannot be recovered from it, so --rm is refused.
     """
     from .options import Options
 
     try:
-        options = Options(rate, device)
-        options.require_lossless()
-    except (BadOption, LossyNotAvailable) as error:
-        raise typer.BadParameter(str(error), param_hint="'--rate' / '--device'") from None
+        options = Options(rate, device, bpp=bpp, psnr=psnr)
+    except BadOption as error:
+        raise typer.BadParameter(
+            str(error), param_hint="'--rate' / '--bpp' / '--psnr' / '--device'"
+        ) from None
+    if options.target is not None and not keep:
+        raise typer.BadParameter(
+            "lossy output cannot give the original back: keep the originals", param_hint="'--rm'"
+        )
     flags = (recursive, jobs, force, keep, quiet, verbose, json_output, debug)
     _convert(True, files, output, *flags, options)
 

@@ -16,7 +16,21 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback when a fi
 Rate = Annotated[
     float,
     typer.Option(
-        metavar="R", help="Target size as a fraction of the lossless size; 1.0 is lossless."
+        metavar="R",
+        help="Target size as a fraction of the lossless size, in (0, 1]; 1.0 is lossless. "
+        "Below 1.0 the .jrz decompresses to a new, smaller JPEG (lossy).",
+    ),
+]
+Bpp = Annotated[
+    float | None,
+    typer.Option(metavar="B", help="Lossy: target size in bits per pixel (instead of --rate)."),
+]
+Psnr = Annotated[
+    float | None,
+    typer.Option(
+        metavar="DB",
+        help="Lossy: the smallest file whose pixels stay at least DB dB PSNR from the "
+        "original's (instead of --rate).",
     ),
 ]
 Device = Annotated[

@@ -1,6 +1,7 @@
 """A JPEG <-> named byte sections, through the JPEG layer and the coefficient coder.
 
-Sections of a lossless .jrz (documented in docs/FORMAT.md):
+Sections of a lossless .jrz (documented in docs/FORMAT.md; a lossy .jrz is the lossless
+coding of its requantized JPEG, plus a ``lossy`` section the api writes):
 - ``raw``:    zstd of every byte outside the entropy-coded segments (markers, metadata, tail);
 - ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
 - ``coefficients``: the quantized DCT coefficients, coded by the context model.
@@ -8,6 +9,8 @@ The frame, tables and scan structure are not stored twice: decoding walks ``raw`
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import zstandard
@@ -20,6 +23,9 @@ from .jpeg.markers import JpegLayout
 from .jpeg.record import JpegRecord
 from .jpeg.writer import write_jpeg
 from .options import DEFAULT, Options
+
+if TYPE_CHECKING:
+    from .lossy import LossyJpeg, Target
 
 _ZSTD_LEVEL = 19
 
@@ -61,6 +67,25 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]
         "coefficients": encode_planes(record.planes(), quant, sampling,
                                       _model().on_device(options.device)),
     }
+
+
+def encode_lossy(jpeg: bytes, target: Target, lossless_size: int,
+                 options: Options = DEFAULT) -> LossyJpeg:
+    """The requantized baseline JPEG that meets ``target`` (see jpegzip.lossy); the
+    model's exact code length sizes each candidate. ``lossless_size``: the original's
+    lossless .jrz size."""
+    from .coding import encode_planes
+    from .lossy import requantize_jpeg
+
+    record = read_jpeg(jpeg, options.max_coefficients)
+    sampling = [(c.h, c.v) for c in record.layout.frame.components]
+    quant = _model_quant_tables(record.layout)
+    model = _model().on_device(options.device)
+
+    def coded_size(planes: list[np.ndarray]) -> int:
+        return len(encode_planes(planes, quant, sampling, model))
+
+    return requantize_jpeg(jpeg, record, target, lossless_size, coded_size)
 
 
 def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,

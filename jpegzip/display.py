@@ -106,7 +106,18 @@ def outcome_line(outcome: Outcome, compressing: bool) -> Text:
         parts.append(Text(f"stored ({outcome.reason})", style="yellow"))
     else:
         parts.append(Text(outcome.mode, style="green" if outcome.mode == "lossless" else "yellow"))
+    if outcome.lossy:
+        parts.append(f" ({describe_lossy(outcome.lossy)})")
     return Text.assemble(*parts)
+
+
+def describe_lossy(lossy: dict[str, Any]) -> str:
+    """``0.90 of lossless, 1.23 bpp, PSNR 41.2 dB`` (PSNR inf: the pixels are identical)."""
+    quality = "pixels identical" if lossy["psnr_db"] is None else f"PSNR {lossy['psnr_db']:.2f} dB"
+    return (
+        f"{lossy['fraction_of_lossless']:.3f} of lossless, "
+        f"{lossy['bits_per_pixel']:.3f} bpp, {quality}"
+    )
 
 
 def print_summary(console: Console, report: Report) -> None:
@@ -156,6 +167,11 @@ def print_info(console: Console, facts: dict[str, Any]) -> None:
             ", ".join(f"{m['kind']} ({m['bytes']} bytes)" for m in facts["metadata"]) or "none",
         ),
     ]
+    if facts["lossy"]:
+        lossy = facts["lossy"]
+        target = f"asked {lossy['target']} {lossy['target_value']:g}"
+        rows.append(("lossy", f"{describe_lossy(lossy)} ({target})"))
+        rows.append(("source", f"{lossy['source_size']} bytes, SHA-256 {lossy['source_sha256']}"))
     if facts["trailing_bytes"]:
         rows.append(("trailing", f"{facts['trailing_bytes']} bytes after the end of the image"))
     console.print(facts["file"], highlight=False)

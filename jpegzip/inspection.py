@@ -53,7 +53,7 @@ def inspect(data: bytes, options: Options = DEFAULT) -> dict[str, Any]:
         "image_note": None,
         "metadata": [],
         "trailing_bytes": 0,
-        "lossy": None,  # reserved for lossy mode: rate, requantization tables
+        "lossy": _lossy(parsed, len(data)),
     }
     try:
         facts["image"] = _image(header)
@@ -101,6 +101,19 @@ def _image(header: bytes) -> dict[str, Any]:
         "scans": len(layout.scans),
         "restart_interval": max((scan.restart_interval for scan in layout.scans), default=0),
     }
+
+
+def _lossy(parsed: Container, size: int) -> dict[str, Any] | None:
+    """What a lossy .jrz reached and what it came from; None for other modes."""
+    if parsed.mode is not Mode.LOSSY:
+        return None
+    from .lossy.report import LossyReport
+
+    if "lossy" not in parsed.sections:
+        raise ContainerError("missing section: lossy")
+    report = LossyReport.from_bytes(parsed.sections["lossy"])
+    source = {"source_size": report.source_length, "source_sha256": report.source_sha256}
+    return {**report.summary(size), **source}
 
 
 def _subsampling_name(sampling: list[tuple[int, int]]) -> str | None:

@@ -21,32 +21,46 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import BadOption, LimitExceeded, LossyNotAvailable
+
+if TYPE_CHECKING:
+    from .lossy import Target
 
 DEVICES = ("auto", "cpu", "cuda")
 LOSSLESS_RATE = 1.0
 MAX_INPUT_BYTES = 256 << 20
 MAX_COEFFICIENTS = 1 << 28
+MAX_BPP = 24.0  # more than any JPEG needs: its lossless .jrz is far smaller
+MAX_PSNR = 99.0  # past ~60 dB only the identical image (lam 0) qualifies
 
 
 @dataclass(frozen=True)
 class Options:
     """How to code: ``rate`` is the target size as a fraction of the lossless size (1.0 is
-    lossless; lower is reserved for lossy mode); ``device`` is where the model runs;
+    lossless; below it, lossy); ``bpp`` (bits per pixel) and ``psnr`` (dB) are the other
+    lossy targets, at most one target at a time; ``device`` is where the model runs;
     ``max_input_bytes`` and ``max_coefficients`` are the limits (see the module)."""
 
     rate: float = LOSSLESS_RATE
     device: str = "auto"
     max_input_bytes: int = MAX_INPUT_BYTES
     max_coefficients: int = MAX_COEFFICIENTS
+    bpp: float | None = None
+    psnr: float | None = None
 
     def __post_init__(self) -> None:
-        rate = self.rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-            raise BadOption(f"rate must be a number in (0, 1], not {rate!r}")
-        if math.isnan(rate) or not 0.0 < rate <= LOSSLESS_RATE:
-            raise BadOption(f"rate must be in (0, 1], not {rate!r}")
+        _check_number("rate", self.rate, 0.0, LOSSLESS_RATE, "(0, 1]")
+        if self.bpp is not None:
+            _check_number("bpp", self.bpp, 0.0, MAX_BPP, f"(0, {MAX_BPP:g}]")
+        if self.psnr is not None:
+            _check_number("psnr", self.psnr, 0.0, MAX_PSNR, f"(0, {MAX_PSNR:g}]")
+        chosen = [name for name in ("bpp", "psnr") if getattr(self, name) is not None]
+        if self.rate != LOSSLESS_RATE:
+            chosen.insert(0, "rate")
+        if len(chosen) > 1:
+            raise BadOption(f"choose one lossy target, not {' and '.join(chosen)}")
         if self.device not in DEVICES:
             raise BadOption(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if self.device == "cuda" and not _cuda_available():
@@ -63,13 +77,32 @@ class Options:
                 f"{what} is {size} bytes, over the limit of {self.max_input_bytes} bytes"
             )
 
-    def require_lossless(self) -> None:
-        """Refuse a lossy rate until lossy mode exists, rather than silently ignoring it."""
-        if self.rate != LOSSLESS_RATE:
+    @property
+    def target(self) -> Target | None:
+        """The lossy target asked for; None for lossless."""
+        from .lossy import Target
+
+        if self.bpp is not None:
+            return Target("bpp", float(self.bpp))
+        if self.psnr is not None:
+            return Target("psnr", float(self.psnr))
+        return None if self.rate == LOSSLESS_RATE else Target("rate", float(self.rate))
+
+    def require_lossless(self, where: str) -> None:
+        """Refuse a lossy target where lossy mode is not available, rather than ignore it."""
+        if self.target is not None:
             raise LossyNotAvailable(
-                f"rate {self.rate:g} asks for lossy mode, which is not available yet; "
-                "use rate 1.0 (lossless)"
+                f"lossy mode is not available {where}; use rate 1.0 (lossless) there, "
+                "or jpegzip compress FILE --rate R"
             )
+
+
+def _check_number(name: str, value: object, low: float, high: float, shown: str) -> None:
+    """``value`` must be a real number in (low, high]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadOption(f"{name} must be a number in {shown}, not {value!r}")
+    if math.isnan(value) or not low < value <= high:
+        raise BadOption(f"{name} must be in {shown}, not {value!r}")
 
 
 DEFAULT = Options()

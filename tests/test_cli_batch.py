@@ -3,6 +3,7 @@ stdin/stdout, --rm, interrupt and resume, exit statuses, --json, info and verify
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -177,7 +178,9 @@ def test_exit_statuses(photos, tmp_path):
     jpegzip_run("compress", "photos/a.jpg", "photos/readme.txt", "-o", "x/", cwd=tmp_path, check=1)
     assert (tmp_path / "x" / "a.jrz").exists()
     for usage in (
-        ["compress", "photos/a.jpg", "--rate", "0.8"],  # lossy: not available yet
+        ["compress", "photos/a.jpg", "--rate", "0"],
+        ["compress", "photos/a.jpg", "--rate", "0.8", "--psnr", "40"],
+        ["compress", "photos/a.jpg", "--rate", "0.8", "--rm"],  # lossy cannot give it back
         ["compress", "photos/a.jpg", "--device", "tpu"],
         ["compress", "photos/a.jpg", "-q", "-v"],
         ["compress", "photos/a.jpg", "photos/b.jpeg", "-o", "one.jrz"],
@@ -186,10 +189,22 @@ def test_exit_statuses(photos, tmp_path):
     ):
         done = jpegzip_run(*usage, cwd=tmp_path, check=2)
         assert "Traceback" not in done.stderr
-    assert (
-        "lossy mode"
-        in jpegzip_run("compress", "photos/a.jpg", "--rate", "0.8", cwd=tmp_path).stderr
-    )
+    assert "choose one lossy target" in jpegzip_run(
+        "compress", "photos/a.jpg", "--bpp", "1", "--psnr", "40", cwd=tmp_path
+    ).stderr
+
+
+def test_lossy_compress_reports_and_info_shows_it(photos, tmp_path):
+    done = jpegzip_run("compress", "photos/a.jpg", "--rate", "0.8", "-o", "a.jrz", cwd=tmp_path,
+                       check=0)  # fmt: skip
+    assert "lossy (" in done.stderr and "of lossless" in done.stderr and "bpp" in done.stderr
+    (facts,) = jpegzip_json("info", "a.jrz", cwd=tmp_path, check=0)
+    assert facts["mode"] == "lossy" and facts["lossy"]["target"] == "rate"
+    assert facts["lossy"]["source_size"] == (photos / "a.jpg").stat().st_size
+    jpegzip_run("decompress", "a.jrz", "-o", "a.jpg", cwd=tmp_path, check=0)
+    lossy_jpeg = (tmp_path / "a.jpg").read_bytes()
+    assert facts["original_sha256"] == hashlib.sha256(lossy_jpeg).hexdigest()
+    assert lossy_jpeg != (photos / "a.jpg").read_bytes()
 
 
 def test_info_and_verify(photos, tmp_path):

@@ -23,7 +23,7 @@ from .scan_decode import (
 ENCODE_OK, ENCODE_OVERFLOW, ENCODE_MISSING_CODE = 0, 1, 2
 # Most bytes one block can add (64 symbols of 16 + 16 bits, every byte stuffed).
 BLOCK_BYTES_BOUND = 64 * 4 * 2 + 16
-_BIT_LENGTH = np.array([int(v).bit_length() for v in range(1 << 16)], dtype=np.int64)
+BIT_LENGTH = np.array([int(v).bit_length() for v in range(1 << 16)], dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
@@ -60,7 +60,7 @@ def _code(out, w, codes, lengths, t, symbol):
 @njit(cache=True, inline="always")
 def _value(out, w, codes, lengths, t, run, value):
     """Huffman symbol (run, size) then the value's bits (negative values as value-1)."""
-    size = _BIT_LENGTH[abs(value) & 0xFFFF] if abs(value) < 0x10000 else 17
+    size = BIT_LENGTH[abs(value) & 0xFFFF] if abs(value) < 0x10000 else 17
     w = _code(out, w, codes, lengths, t, (run << 4) | size)
     return _put(out, w, value - 1 if value < 0 else value, size)
 
@@ -81,7 +81,7 @@ def _put_bit_list(out, w, bits, count):
 def _eob_run(out, w, codes, lengths, t, run, corrections, n_corrections):
     """Write a pending EOB run and the correction bits that wait for it."""
     if run > 0:
-        size = _BIT_LENGTH[run] - 1
+        size = BIT_LENGTH[run] - 1
         w = _code(out, w, codes, lengths, t, size << 4)
         w = _put(out, w, run, size)
     return _put_bit_list(out, w, corrections, n_corrections)
