@@ -1,8 +1,9 @@
-"""jpegzip: recompress JPEG files losslessly into smaller .jrz files.
+"""jpegzip: recompress JPEG files into smaller .jrz files, losslessly or to a target size.
 
     import jpegzip
     packed = jpegzip.compress(jpeg_bytes)
     assert jpegzip.decompress(packed) == jpeg_bytes
+    smaller = jpegzip.compress(jpeg_bytes, rate=0.9)  # lossy: decodes to a new, smaller JPEG
 
     codec = jpegzip.Codec()              # keeps the model loaded; thread-safe; picklable
     jpegzip.compress_file("a.jpg", "a.jrz")
@@ -22,6 +23,7 @@ __all__ = [
     "Result",
     "compress",
     "compress_file",
+    "compress_with_result",
     "decompress",
     "decompress_file",
     "inspect",
@@ -32,6 +34,7 @@ _FROM_API = {
     "Result",
     "compress",
     "compress_file",
+    "compress_with_result",
     "decompress",
     "decompress_file",
     "verify",

@@ -76,16 +76,16 @@ def encode_lossy(jpeg: bytes, target: Target, lossless_size: int,
     lossless .jrz size."""
     from .coding import encode_planes
     from .lossy import requantize_jpeg
+    from .lossy.ladder import shipped_ladder
 
     record = read_jpeg(jpeg, options.max_coefficients)
     sampling = [(c.h, c.v) for c in record.layout.frame.components]
-    quant = _model_quant_tables(record.layout)
     model = _model().on_device(options.device)
 
-    def coded_size(planes: list[np.ndarray]) -> int:
-        return len(encode_planes(planes, quant, sampling, model))
+    def coded_size(planes: list[np.ndarray], tables: list[np.ndarray]) -> int:
+        return len(encode_planes(planes, tables, sampling, model))
 
-    return requantize_jpeg(jpeg, record, target, lossless_size, coded_size)
+    return requantize_jpeg(jpeg, record, target, lossless_size, coded_size, shipped_ladder())
 
 
 def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,

@@ -16,6 +16,7 @@ from jpegzip import api
 from jpegzip.errors import BadOption, LossyNotAvailable
 from jpegzip.jpeg import read_jpeg
 from jpegzip.jpeg.baseline import metadata_segments, optimal_huffman_table, write_baseline
+from jpegzip.lossy.ladder import Ladder, band_count, checked, shipped_ladder
 from jpegzip.lossy.quality import decoded_pixels, psnr
 from jpegzip.lossy.requantize import rd_decisions, scale_tables
 from jpegzip.lossy.search import lam_for_quality, lam_for_size
@@ -167,3 +168,29 @@ def test_bad_targets_are_refused(values):
 def test_codec_stays_lossless_only():
     with pytest.raises(LossyNotAvailable, match="Codec"):
         jpegzip.Codec(rate=0.5)
+
+
+def test_shipped_ladder_is_identity_at_zero_and_only_coarsens():
+    ladder = shipped_ladder()
+    assert np.all(np.diff(ladder.multipliers, axis=0) >= 0)  # coarser as lam grows
+    assert np.all(ladder.multipliers[:, :, 0] == 1)  # DC band
+    tables = read_jpeg(SAMPLE).layout.quant_tables
+    assert all(np.array_equal(a, b) for a, b in zip(ladder.tables_at(0.0, tables), tables,
+                                                    strict=True))  # fmt: skip
+    previous = tables
+    for lam in (1, 10, 100, 1000, 10000, 1e6):
+        new = ladder.tables_at(lam, tables)
+        for before, coarser, original in zip(previous, new, tables, strict=True):
+            assert np.all(coarser >= before) and np.all(coarser >= original)
+            assert coarser.max() <= max(255, int(original.max()))
+        previous = new
+
+
+@pytest.mark.parametrize(
+    "lams, multipliers",
+    [([4.0, 2.0], np.ones((2, 2, band_count()))), ([4.0], np.full((1, 2, band_count()), 0.5)),
+     ([4.0], np.ones((1, 2, 3))), ([0.0], np.ones((1, 2, band_count())))],
+)  # fmt: skip
+def test_malformed_ladders_are_refused(lams, multipliers):
+    with pytest.raises(ValueError):
+        checked(Ladder(np.array(lams), multipliers))

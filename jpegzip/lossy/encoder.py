@@ -9,6 +9,7 @@ import numpy as np
 
 from ..jpeg.baseline import write_baseline
 from ..jpeg.record import JpegRecord
+from .ladder import Ladder
 from .quality import decoded_pixels, psnr
 from .requantize import rd_decisions
 from .search import lam_for_quality, lam_for_size
@@ -50,25 +51,30 @@ def requantize_jpeg(
     record: JpegRecord,
     target: Target,
     lossless_size: int,
-    coded_size: Callable[[list[np.ndarray]], int],
+    coded_size: Callable[[list[np.ndarray], list[np.ndarray]], int],
+    ladder: Ladder,
 ) -> LossyJpeg:
     """Meet ``target`` for the JPEG ``original`` (``record`` is its reading).
 
-    ``lossless_size`` is the original's lossless .jrz size; ``coded_size(planes)`` is the
-    exact length of the coefficient stream for planes quantized with the original tables
-    (the rest of a .jrz barely changes with the coefficients, so it is carried over).
+    ``lossless_size`` is the original's lossless .jrz size; ``coded_size(planes, tables)``
+    is the exact length of the coefficient stream (the rest of a .jrz barely changes with
+    the coefficients, so it is carried over); ``ladder`` gives the tables for each setting.
     """
     layout = record.layout
     frame = layout.frame
     planes = [np.array(plane) for plane in record.planes()]
-    tables = [np.maximum(table, 1) for table in layout.quant_tables]
+    tables = [np.maximum(table, 1).astype(np.int64) for table in layout.quant_tables]
     sampling = [(c.h, c.v) for c in frame.components]
     reference = decoded_pixels(original)
 
+    def requantized(lam: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        new_tables = ladder.tables_at(lam, tables)
+        return rd_decisions(planes, tables, sampling, lam, new_tables), new_tables
+
     def jpeg_of(lam: float) -> bytes:
-        new = rd_decisions(planes, tables, sampling, lam)
+        new, new_tables = requantized(lam)
         coefficients = np.concatenate([plane.reshape(-1, 64) for plane in new])
-        return write_baseline(layout, record.raw, coefficients, tables)
+        return write_baseline(layout, record.raw, coefficients, new_tables)
 
     def psnr_of(lam: float) -> float:
         return psnr(reference, decoded_pixels(jpeg_of(lam)))
@@ -76,11 +82,11 @@ def requantize_jpeg(
     if target.kind == "psnr":
         lam = lam_for_quality(psnr_of, target.value)
     else:
-        overhead = lossless_size - coded_size(planes)
+        overhead = lossless_size - coded_size(planes, tables)
         goal = target.goal_bytes(lossless_size, frame.width * frame.height)
 
         def size_of(lam: float) -> int:
-            return overhead + coded_size(rd_decisions(planes, tables, sampling, lam))
+            return overhead + coded_size(*requantized(lam))
 
         lam = lam_for_size(size_of, goal)
     jpeg = jpeg_of(lam)

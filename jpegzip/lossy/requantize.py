@@ -47,15 +47,18 @@ def rd_decisions(
     quant_tables: Sequence[np.ndarray],
     sampling: Sequence[tuple[int, int]],
     lam: float,
+    new_tables: Sequence[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
-    """New planes (same tables) where each AC coefficient minimizes error + lam * bits."""
-    if lam <= 0:
-        return [np.array(plane, dtype=np.int16) for plane in planes]
+    """New planes for ``new_tables`` (default: the same tables) where each AC coefficient,
+    re-rounded to its new step, then minimizes error + lam * bits."""
+    new_tables = quant_tables if new_tables is None else new_tables
     weights = component_weights(sampling)
     return [
-        _decide(np.asarray(plane), np.asarray(table, np.float64), weight, lam)
-        for plane, table, weight in zip(planes, quant_tables, weights, strict=True)
-    ]
+        _decide(np.asarray(plane), np.asarray(table, np.int64), np.asarray(new, np.int64),
+                weight, lam)
+        for plane, table, new, weight in zip(planes, quant_tables, new_tables, weights,
+                                             strict=True)
+    ]  # fmt: skip
 
 
 def scale_tables(
@@ -74,20 +77,26 @@ def scale_tables(
     return new_planes, new_tables
 
 
-def _decide(plane: np.ndarray, table: np.ndarray, weight: float, lam: float) -> np.ndarray:
-    magnitude = np.abs(plane.astype(np.int64))
+def _decide(
+    plane: np.ndarray, table: np.ndarray, new_table: np.ndarray, weight: float, lam: float
+) -> np.ndarray:
+    values = plane.astype(np.int64) * table  # what the original decodes to
+    rounded = _round_half_away(values, new_table)
+    if lam <= 0:
+        return rounded.astype(np.int16)
+    target = np.abs(values).astype(np.float64)
+    magnitude = np.abs(rounded)
     bits = _cost_table(magnitude)
-    step_error = weight * np.square(table)  # error of one quantization step, per frequency
     best = magnitude.copy()
-    best_cost = lam * bits(magnitude)
+    best_cost = weight * np.square(target - magnitude * new_table) + lam * bits(magnitude)
     candidates = [np.maximum(magnitude - s, 0) for s in _CANDIDATE_STEPS] + [0 * magnitude]
     for candidate in candidates:
-        cost = step_error * np.square(magnitude - candidate) + lam * bits(candidate)
+        cost = weight * np.square(target - candidate * new_table) + lam * bits(candidate)
         better = cost < best_cost
         best = np.where(better, candidate, best)
         best_cost = np.where(better, cost, best_cost)
     best[..., 0] = magnitude[..., 0]  # DC stays: its errors spread over the whole block
-    return (np.sign(plane) * best).astype(np.int16)
+    return (np.sign(values) * best).astype(np.int16)
 
 
 def _cost_table(magnitude: np.ndarray):
