@@ -1,9 +1,11 @@
 """Lossy rate-distortion: jpegzip --rate against what users can do today, on the same JPEGs.
 
 For every JPEG: its lossless .jrz size and its Lepton size L, then size -> quality points
-for four methods, quality measured against the ORIGINAL JPEG's decoded pixels (libjpeg,
+for five methods, quality measured against the ORIGINAL JPEG's decoded pixels (libjpeg,
 jpeglib): PSNR over the RGB samples, SSIM on BT.601 luma.
   (a) jpegzip lossy: --rate r, the .jrz size;
+  (a') the same search with the table ladder switched off (per-coefficient decisions only),
+      the lossless .jrz of the JPEG it makes (a lossy .jrz minus its small report section);
   (b) the same coder on the file's table scaled uniformly (coefficients re-rounded, baseline
       JPEG written), then coded losslessly: the .jrz size;
   (c) decode, re-encode with libjpeg (Pillow; standard tables, same subsampling) at
@@ -59,6 +61,7 @@ PLOT_FROM = 0.65  # plot from this fraction of L (below it not every image is re
 DEFAULT_SETS = ("kodak-q75", "kodak-q90")
 METHODS = {
     "jpegzip": "(a) jpegzip lossy (--rate)",
+    "decisions": "(a') the same, decisions only (no learned tables)",
     "scaled": "(b) table scaled, then jpegzip lossless",
     "reencode": "(c) decode + libjpeg re-encode, then Lepton",
     "jxl": "(d) JPEG XL lossy from pixels",
@@ -152,9 +155,11 @@ def measure_image(data: bytes, lepton: Callable[[bytes], bytes]) -> dict[str, An
     import imagecodecs
     from PIL import Image
 
-    from jpegzip import api
+    from jpegzip import api, codec
     from jpegzip.jpeg import read_jpeg
     from jpegzip.jpeg.baseline import write_baseline
+    from jpegzip.lossy import Target
+    from jpegzip.lossy.ladder import identity_ladder
     from jpegzip.lossy.quality import decoded_pixels
     from jpegzip.lossy.requantize import scale_tables
     from jpegzip.options import Options
@@ -174,6 +179,14 @@ def measure_image(data: bytes, lepton: Callable[[bytes], bytes]) -> dict[str, An
             raise SystemExit(f"rate {rate}: the .jrz's own PSNR differs from the measured one")
         points["jpegzip"].append(point)
     points["jpegzip"].append(exact)
+
+    for rate in RATES:  # the learned ladder's ablation: the same search, tables unchanged
+        lossy = codec.encode_lossy(data, Target("rate", rate), lossless, Options(),
+                                   ladder=identity_ladder())
+        packed, result = api.compress_with_result(lossy.jpeg, Options())
+        points["decisions"].append(
+            ref.point(rate, len(packed), decoded_pixels(lossy.jpeg), mode=result.mode))
+    points["decisions"].append(exact)
 
     record = read_jpeg(data)
     tables = [np.maximum(table, 1) for table in record.layout.quant_tables]
@@ -284,7 +297,7 @@ def summarize_set(name: str, images: dict[str, dict]) -> list[str]:
     lines += ["", f"BD-rate of (a) against each method (PSNR; rates {BD_RANGE[0]:g}–"
               f"{BD_RANGE[1]:g} of the lossless size; negative: (a) needs fewer bits):", "",
               "| against | mean | median | images |", "|---|---:|---:|---:|"]
-    for method in ("scaled", "reencode", "jxl"):
+    for method in ("decisions", "scaled", "reencode", "jxl"):
         values = [bd_rate(im["points"]["jpegzip"], im["points"][method], im["lossless"])
                   for im in images.values()]
         found = [v for v in values if v is not None]
@@ -313,7 +326,7 @@ def summarize_set(name: str, images: dict[str, dict]) -> list[str]:
                  f"PSNR of (a) falls as r grows in {len(drops)} place(s): " + "; ".join(drops)
                  + ".")
     odd = [f"{file} {method} {p['setting']:g}: {p['mode']}"
-           for file, im in images.items() for method in ("jpegzip", "scaled")
+           for file, im in images.items() for method in ("jpegzip", "decisions", "scaled")
            for p in im["points"][method]
            if p["mode"] != ("lossy" if method == "jpegzip" and p["setting"] < 1 else "lossless")]
     if odd:
@@ -411,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         "Quality against the original JPEG's pixels (libjpeg via jpeglib): PSNR over the RGB "
         f"samples; {SSIM_NOTE}. One process, one thread per tool.",
         f"- (a) `Options(rate=r)`, r = {', '.join(map(str, RATES))}: the lossy .jrz.",
+        "- (a') the same targets, `codec.encode_lossy(..., ladder=identity_ladder())`: the "
+        "learned tables switched off, decisions only; the lossless .jrz of its JPEG.",
         f"- (b) `scale_tables` at {', '.join(map(str, SCALES))} + `write_baseline`, then "
         "jpegzip lossless: the .jrz.",
         f"- (c) Pillow {version('Pillow')} (libjpeg-turbo {features.version('libjpeg_turbo')}) "
@@ -421,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         f"distance {', '.join(map(str, DISTANCES))}, default effort, one thread.",
         "- Sizes at a fraction of L: each image's curve interpolated linearly in (size, "
         "value) between its best settings; above its largest setting, that setting's value; "
-        "(a) and (b) also hold the lossless .jrz as an exact point. Means are over the images "
+        "(a), (a') and (b) also hold the lossless .jrz as an exact point. Means are over the "
+        "images "
         "neither exact nor out of reach (counted in brackets).", "",
     ]
     for name, images in sets.items():

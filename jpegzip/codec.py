@@ -26,6 +26,7 @@ from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
     from .lossy import LossyJpeg, Target
+    from .lossy.ladder import Ladder
 
 _ZSTD_LEVEL = 19
 
@@ -70,10 +71,11 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]
 
 
 def encode_lossy(jpeg: bytes, target: Target, lossless_size: int,
-                 options: Options = DEFAULT) -> LossyJpeg:
+                 options: Options = DEFAULT, ladder: Ladder | None = None) -> LossyJpeg:
     """The requantized baseline JPEG that meets ``target`` (see jpegzip.lossy); the
     model's exact code length sizes each candidate. ``lossless_size``: the original's
-    lossless .jrz size."""
+    lossless .jrz size; ``ladder``: the table ladder (None: the shipped one; ablations
+    pass another)."""
     from .coding import encode_planes
     from .lossy import requantize_jpeg
     from .lossy.ladder import shipped_ladder
@@ -85,7 +87,8 @@ def encode_lossy(jpeg: bytes, target: Target, lossless_size: int,
     def coded_size(planes: list[np.ndarray], tables: list[np.ndarray]) -> int:
         return len(encode_planes(planes, tables, sampling, model))
 
-    return requantize_jpeg(jpeg, record, target, lossless_size, coded_size, shipped_ladder())
+    ladder = shipped_ladder() if ladder is None else ladder
+    return requantize_jpeg(jpeg, record, target, lossless_size, coded_size, ladder)
 
 
 def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,

@@ -102,9 +102,19 @@ def test_search_meets_size_and_quality_goals():
     def size_of(lam: float) -> int:  # a falling curve, like a coder's
         return int(100_000 / (1 + lam / 50))
 
-    lam = lam_for_size(size_of, 60_000)
-    assert abs(size_of(lam) / 60_000 - 1) <= 0.01
-    assert lam_for_size(size_of, 200_000) == 0.0
+    calls = []
+
+    def counted(lam: float) -> int:
+        calls.append(lam)
+        return size_of(lam)
+
+    lam = lam_for_size(counted, 60_000, size_of(0))
+    assert abs(size_of(lam) / 60_000 - 1) <= 0.01 and len(calls) <= 8
+    assert lam_for_size(size_of, 200_000, size_of(0)) == 0.0
+    def floored(lam: float) -> int:  # the goal is out of reach: the smallest size wins
+        return 1000 - int(min(lam, 500))
+
+    assert floored(lam_for_size(floored, 10, 1000)) == 500
 
     def psnr_of(lam: float) -> float:
         return 60 - 5 * math.log10(1 + lam)

@@ -88,7 +88,7 @@ def requantize_jpeg(
         def size_of(lam: float) -> int:
             return overhead + coded_size(*requantized(lam))
 
-        lam = lam_for_size(size_of, goal)
+        lam = lam_for_size(size_of, goal, lossless_size)
     jpeg = jpeg_of(lam)
     pixels = frame.width * frame.height
     return LossyJpeg(jpeg, lam, psnr(reference, decoded_pixels(jpeg)), pixels)

@@ -1,9 +1,10 @@
 """Rate control: the rate-distortion knob ``lam`` that meets a size or a quality target.
 
 Size falls and distortion grows as ``lam`` grows (for a fixed image every coefficient's
-error can only grow with it, see requantize.py), so a bracket then a bisection in log
-``lam`` finds the setting; each step costs one run of the coder over the coefficients
-(its exact code length), never a full file.
+error can only grow with it, see requantize.py), so a bracket, then interpolation of log
+size in log ``lam`` (size target) or bisection (quality target), finds the setting. A
+size step costs one run of the coder over the coefficients (their exact code length),
+never a full file; a quality step decodes a candidate JPEG.
 """
 
 from __future__ import annotations
@@ -17,29 +18,37 @@ SIZE_TOLERANCE = 0.01  # stop within 1 % of the requested size
 MAX_STEPS = 16
 
 
-def lam_for_size(size_of: Callable[[float], int], goal: float) -> float:
-    """The ``lam`` whose size is closest to ``goal`` bytes (0: no change is needed; the
-    largest tried when even that is too big)."""
-    tried: dict[float, int] = {0.0: size_of(0.0)}
-    if tried[0.0] <= goal:
+def lam_for_size(size_of: Callable[[float], int], goal: float, size_at_zero: int) -> float:
+    """The ``lam`` whose size is closest to ``goal`` bytes (0: no change is needed, as
+    ``size_at_zero`` already fits; the largest tried when even that is too big)."""
+    if size_at_zero <= goal:
         return 0.0
+    tried: dict[float, int] = {0.0: size_at_zero}
     low, high = 0.0, LAM_START
     while (size := size_of(high)) > goal and high < LAM_MAX:
         tried[high] = size
         low, high = high, high * 8
     tried[high] = size
     for _ in range(MAX_STEPS):
-        if abs(tried[high] - goal) <= SIZE_TOLERANCE * goal:
-            break
-        middle = high / 8 if low == 0 else math.sqrt(low * high)
+        closest = min(tried, key=lambda lam: abs(tried[lam] - goal))
+        if abs(tried[closest] - goal) <= SIZE_TOLERANCE * goal or tried[high] > goal:
+            return closest
+        middle = high / 8 if low == 0 else _interpolate(low, high, tried, goal)
         tried[middle] = size_of(middle)
         if tried[middle] > goal:
             low = middle
         else:
             high = middle
-        if abs(tried[middle] - goal) <= SIZE_TOLERANCE * goal:
-            return middle
     return min(tried, key=lambda lam: abs(tried[lam] - goal))
+
+
+def _interpolate(low: float, high: float, tried: dict[float, int], goal: float) -> float:
+    """Where log size crosses log goal on the line through the bracket's ends (in log lam),
+    kept off the ends so that a bent curve still shrinks the bracket."""
+    above, below = math.log(tried[low]), math.log(tried[high])
+    share = (above - math.log(goal)) / (above - below) if above > below else 0.5
+    share = min(max(share, 0.1), 0.9)
+    return math.exp(math.log(low) + share * (math.log(high) - math.log(low)))
 
 
 def lam_for_quality(psnr_of: Callable[[float], float], goal: float) -> float:
