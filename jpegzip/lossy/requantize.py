@@ -28,7 +28,9 @@ _YCC_TO_RGB_WEIGHTS = (1.0, (0.344**2 + 1.772**2) / 3, (1.402**2 + 0.714**2) / 3
 _MAX_MAGNITUDE = 15  # cost-table bins: 0..14, and 15 for anything larger
 _NEIGHBOUR_BINS = np.array([0, 1, 2, 3, 4, 4, 5, 5, 5, 6])  # sum of 4 neighbours, 0..9+
 _SMOOTHING = 0.4  # added to every bin, so an unseen magnitude has a finite cost
-_CANDIDATE_STEPS = (1, 2)  # besides keeping a coefficient or zeroing it
+_SHRINK_STEPS = (1, 2)  # besides keeping a coefficient or zeroing it
+_CONTEXTS = int(_NEIGHBOUR_BINS[-1] + 1) * 64
+_STRIPE_ROWS = 32  # block rows decided at a time
 
 
 def component_weights(sampling: Sequence[tuple[int, int]]) -> list[float]:
@@ -80,41 +82,64 @@ def scale_tables(
 def _decide(
     plane: np.ndarray, table: np.ndarray, new_table: np.ndarray, weight: float, lam: float
 ) -> np.ndarray:
-    values = plane.astype(np.int64) * table  # what the original decodes to
-    rounded = _round_half_away(values, new_table)
+    """One component, in stripes of block rows (bounded memory at any image size): the
+    cost table counted over the whole plane first, then the decisions."""
+    decided = np.empty(plane.shape, np.int16)
     if lam <= 0:
-        return rounded.astype(np.int16)
-    target = np.abs(values).astype(np.float64)
-    magnitude = np.abs(rounded)
-    bits = _cost_table(magnitude)
-    best = magnitude.copy()
-    best_cost = weight * np.square(target - magnitude * new_table) + lam * bits(magnitude)
-    candidates = [np.maximum(magnitude - s, 0) for s in _CANDIDATE_STEPS] + [0 * magnitude]
-    for candidate in candidates:
-        cost = weight * np.square(target - candidate * new_table) + lam * bits(candidate)
-        better = cost < best_cost
-        best = np.where(better, candidate, best)
-        best_cost = np.where(better, cost, best_cost)
-    best[..., 0] = magnitude[..., 0]  # DC stays: its errors spread over the whole block
-    return (np.sign(values) * best).astype(np.int16)
+        for start, stop in _stripes(plane.shape[0]):
+            decided[start:stop] = _rounded(plane[start:stop], table, new_table)
+        return decided
+    counts = np.full((_CONTEXTS, _MAX_MAGNITUDE + 1), _SMOOTHING)
+    for start, stop in _stripes(plane.shape[0]):
+        magnitude, context = _magnitude_and_context(plane, start, stop, table, new_table)
+        cell = context * (_MAX_MAGNITUDE + 1) + np.minimum(magnitude, _MAX_MAGNITUDE)
+        counts += np.bincount(cell.ravel(), minlength=counts.size).reshape(counts.shape)
+    log_cost = -np.log2(counts / counts.sum(axis=1, keepdims=True))
+
+    for start, stop in _stripes(plane.shape[0]):
+        magnitude, context = _magnitude_and_context(plane, start, stop, table, new_table)
+
+        def bits(m: np.ndarray, context: np.ndarray = context) -> np.ndarray:
+            cost = log_cost[context, np.minimum(m, _MAX_MAGNITUDE)] + (m > 0)
+            return cost + np.where(m >= _MAX_MAGNITUDE, 2 * np.log2(np.maximum(m, 1)), 0.0)
+
+        values = plane[start:stop].astype(np.int64) * table  # what the original decodes to
+        target = np.abs(values).astype(np.float64)
+        best = magnitude.copy()
+        best_cost = weight * np.square(target - magnitude * new_table) + lam * bits(magnitude)
+        zero = np.zeros_like(magnitude)
+        for candidate in [np.maximum(magnitude - step, 0) for step in _SHRINK_STEPS] + [zero]:
+            cost = weight * np.square(target - candidate * new_table) + lam * bits(candidate)
+            better = cost < best_cost
+            best = np.where(better, candidate, best)
+            best_cost = np.where(better, cost, best_cost)
+        best[..., 0] = magnitude[..., 0]  # DC stays: its errors spread over the whole block
+        decided[start:stop] = np.sign(values) * best
+    return decided
 
 
-def _cost_table(magnitude: np.ndarray):
-    """bits(m): the cost of magnitude m at each position (sign bit included), from this
-    image's counts per (frequency, neighbour activity at that frequency)."""
-    padded = np.pad(magnitude, ((1, 1), (1, 1), (0, 0)))
+def _stripes(rows: int) -> list[tuple[int, int]]:
+    return [(start, min(start + _STRIPE_ROWS, rows)) for start in range(0, rows, _STRIPE_ROWS)]
+
+
+def _rounded(plane: np.ndarray, table: np.ndarray, new_table: np.ndarray) -> np.ndarray:
+    """The original's coefficients re-rounded to the new steps."""
+    return _round_half_away(plane.astype(np.int64) * table, new_table)
+
+
+def _magnitude_and_context(
+    plane: np.ndarray, start: int, stop: int, table: np.ndarray, new_table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-rounded magnitudes of block rows start..stop and each one's cost-table row:
+    frequency and the summed magnitude of the four neighbouring blocks at it."""
+    rows = plane.shape[0]
+    low, high = max(start - 1, 0), min(stop + 1, rows)
+    magnitude = np.abs(_rounded(plane[low:high], table, new_table))
+    padded = np.pad(magnitude, ((int(start == 0), int(stop == rows)), (1, 1), (0, 0)))
     neighbours = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
     bins = len(_NEIGHBOUR_BINS)
     context = _NEIGHBOUR_BINS[np.minimum(neighbours, bins - 1)] * 64 + np.arange(64)
-    counts = np.full((int(_NEIGHBOUR_BINS[-1] + 1) * 64, _MAX_MAGNITUDE + 1), _SMOOTHING)
-    np.add.at(counts, (context.ravel(), np.minimum(magnitude, _MAX_MAGNITUDE).ravel()), 1)
-    log_cost = -np.log2(counts / counts.sum(axis=1, keepdims=True))
-
-    def bits(m: np.ndarray) -> np.ndarray:
-        cost = log_cost[context, np.minimum(m, _MAX_MAGNITUDE)] + (m > 0)
-        return cost + np.where(m >= _MAX_MAGNITUDE, 2 * np.log2(np.maximum(m, 1)), 0.0)
-
-    return bits
+    return padded[1:-1, 1:-1], context
 
 
 def _round_half_away(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
