@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--photos", type=int, default=6, help="pristine (PNG) photos to use")
+    parser.add_argument("--photos", type=int, default=8, help="pristine (PNG) photos to use")
     parser.add_argument("--qualities", type=int, nargs="+", default=[60, 75, 90])
-    parser.add_argument("--lams", type=float, nargs="+", default=[4, 16, 64, 256, 1024, 4096])
-    parser.add_argument("--sweeps", type=int, default=2)
+    parser.add_argument("--lams", type=float, nargs="+", default=[4 * 2**i for i in range(11)])
+    parser.add_argument("--sweeps", type=int, default=3)
     parser.add_argument("--crop", type=int, default=384, help="centre crop, pixels a side")
     args = parser.parse_args(argv)
     if "kodak" in str(args.corpus.resolve()).lower():
