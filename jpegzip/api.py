@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import errno
 import functools
+import math
 import os
 import stat
 import tempfile
@@ -35,14 +36,17 @@ from .errors import (
     Unsupported,
     VerificationFailed,
 )
+from .lossy.report import LossyReport
 from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
     from .lossy import Target
-    from .lossy.report import LossyReport
+    from .lossy.encoder import LossyJpeg
 
 START_OF_IMAGE = b"\xff\xd8"
 _STORED_MODEL_ID = bytes(container.MODEL_ID_LENGTH)
+_LOSSY_SECTION_BYTES = 320  # the ``lossy`` section and its framing, about
+_OVERHEAD_SLACK = 0.01  # search again when the first lossy .jrz misses its estimate by more
 _SHORT_ID_HEX = 12
 # link() errors that mean "this file system has no hard links" (FAT, some network mounts).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
@@ -55,7 +59,9 @@ class Result:
     ``mode`` is "lossless", "lossy" or "stored"; ``stored_reason`` says why a file was
     stored (known only while compressing; None otherwise). ``original_sha256`` is the
     checksum of the JPEG the .jrz gives back (for lossy: the new JPEG), in both directions,
-    for checking a written output later. ``lossy`` is what a lossy compress reached.
+    for checking a written output later. ``lossy`` is what a lossy compress reached;
+    ``note`` says why a lossy target gave a lossless .jrz (``lossy-skipped``,
+    ``lossy-no-gain`` or ``lossy-failed``, then details).
     """
 
     mode: str
@@ -64,6 +70,7 @@ class Result:
     bytes_out: int
     original_sha256: bytes = dataclasses.field(default=b"", compare=False, repr=False)
     lossy: LossyReport | None = dataclasses.field(default=None, compare=False, repr=False)
+    note: str | None = None  # why a lossy target gave a lossless .jrz
 
 
 def compress(data: bytes, rate: float = 1.0, device: str = "auto") -> bytes:
@@ -84,8 +91,10 @@ def decompress(data: bytes) -> bytes:
 def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
     """``compress`` that also says which mode it used and why a file was stored.
 
-    With a lossy target, a file the model cannot take is stored whole (lossless), as
-    without one; every lossy .jrz is decoded in memory and checked before it is returned.
+    With a lossy target, a file the model cannot take or does not shrink is stored whole,
+    as without one, and a file lossy mode cannot improve on keeps its lossless .jrz
+    (``Result.note`` says why); every .jrz is decoded in memory and checked before it is
+    returned.
     """
     options.check_size("input", len(data))
     if not data:
@@ -102,10 +111,12 @@ def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes
             packed, stored_reason = stored, "no-gain"
     mode = Mode.LOSSLESS if stored_reason is None else Mode.STORED
     digest = container.sha256(data)
-    target = options.target
+    target, note = options.target, None
     if target is not None and mode is Mode.LOSSLESS:
-        return _compress_lossy(data, target, len(packed), options)
-    return packed, Result(mode.value, stored_reason, len(data), len(packed), digest)
+        lossy, note = _try_lossy(data, target, packed, options)
+        if lossy is not None:
+            return lossy
+    return packed, Result(mode.value, stored_reason, len(data), len(packed), digest, note=note)
 
 
 def decompress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
@@ -212,8 +223,21 @@ def source_digest(
 def output_matches(
     destination: str | os.PathLike, original_sha256: bytes, is_jrz: bool, options: Options = DEFAULT
 ) -> bool:
-    """Whether ``destination`` already holds a verified conversion (to resume a batch)."""
+    """Whether ``destination`` already holds a verified conversion (to resume a batch).
+
+    With a lossy target only a lossy .jrz made from this source for the same target
+    counts (not a lossless one, nor one made for another target)."""
     try:
+        target = options.target
+        if is_jrz and target is not None:
+            parsed = container.read(read_input(destination, options))
+            if parsed.mode is not Mode.LOSSY or "lossy" not in parsed.sections:
+                return False
+            report = LossyReport.from_bytes(parsed.sections["lossy"])
+            made_for = (report.source_sha256, report.target, report.target_value)
+            if made_for != (original_sha256.hex(), target.kind, target.value):
+                return False
+            original_sha256 = parsed.original_sha256
         check_written(destination, original_sha256, is_jrz, options)
     except (JpegzipError, OSError):
         return False
@@ -364,14 +388,51 @@ def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | No
         return None, f"internal-error: {type(error).__name__}"
 
 
-def _compress_lossy(
-    data: bytes, target: Target, lossless_size: int, options: Options
-) -> tuple[bytes, Result]:
-    """The lossy .jrz: the requantized JPEG coded losslessly, with a ``lossy`` section."""
+def _try_lossy(
+    data: bytes, target: Target, lossless: bytes, options: Options
+) -> tuple[tuple[bytes, Result] | None, str | None]:
+    """The lossy .jrz and its result, or (None, why the lossless .jrz is kept instead).
+
+    Kept lossless: a file with data after its end (an MPO's second image: a rewritten first
+    image would break its offsets), a target that changes nothing or does not shrink the
+    .jrz, and any failure of the lossy path (nothing is lost: the lossless .jrz stands).
+    """
+    from . import codec
+    from .jpeg.metadata import read_metadata
+    from .lossy.encoder import LosslessSizes
+
+    if read_metadata(data).trailing_bytes:
+        return None, "lossy-skipped: data after the end of the image"
+    try:
+        sections = container.read(lossless).sections
+        sizes = LosslessSizes(len(lossless), len(sections["coefficients"]))
+        overhead = sizes.total - sizes.coefficients + _LOSSY_SECTION_BYTES
+        lossy = codec.encode_lossy(data, target, sizes, overhead, options)
+        packed = _pack_lossy(data, target, lossy, sizes.total, options)
+        missed = len(packed) - (lossy.estimated_size or len(packed))
+        if abs(missed) > _OVERHEAD_SLACK * len(packed):  # the new JPEG's headers differ
+            lossy = codec.encode_lossy(data, target, sizes, overhead + missed, options)
+            packed = _pack_lossy(data, target, lossy, sizes.total, options)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # as in _try_lossless: a failure never loses the file
+        reason = error.code if isinstance(error, JpegzipError) else type(error).__name__
+        return None, f"lossy-failed: {reason}: {error}"
+    if lossy.psnr_db == math.inf or len(packed) >= len(lossless):
+        return None, "lossy-no-gain: the lossless .jrz is as small"
+    digest = container.sha256(lossy.jpeg)
+    report = LossyReport.from_bytes(container.read(packed).sections["lossy"])
+    return (packed, Result(Mode.LOSSY.value, None, len(data), len(packed), digest, report)), None
+
+
+def _pack_lossy(
+    data: bytes, target: Target, lossy: LossyJpeg, lossless_size: int, options: Options
+) -> bytes:
+    """The lossy .jrz: the requantized JPEG coded losslessly, with a ``lossy`` section,
+    decoded again and compared before it is returned."""
     from . import codec
     from .lossy.report import LossyReport, psnr_field
 
-    lossy = codec.encode_lossy(data, target, lossless_size, options)
     sections = codec.encode_lossless(lossy.jpeg, options)
     report = LossyReport(target.kind, target.value, lossless_size, psnr_field(lossy.psnr_db),
                          lossy.pixels, len(data), container.sha256(data).hex())  # fmt: skip
@@ -382,7 +443,7 @@ def _compress_lossy(
     )
     if _rebuild(container.read(packed), options) != lossy.jpeg:
         raise VerificationFailed("decoding the lossy .jrz did not give its JPEG back")
-    return packed, Result(Mode.LOSSY.value, None, len(data), len(packed), digest, report)
+    return packed
 
 
 def _store(data: bytes, options: Options) -> bytes:

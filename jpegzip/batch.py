@@ -71,6 +71,7 @@ class Outcome:
     seconds: float = 0.0
     trace: str | None = field(default=None, repr=False)
     lossy: dict[str, Any] | None = None  # a lossy compress: fraction of lossless, bpp, PSNR
+    note: str | None = None  # why a lossy target gave a lossless .jrz
 
     @classmethod
     def converted(
@@ -87,6 +88,7 @@ class Outcome:
             bytes_in=result.bytes_in,
             bytes_out=result.bytes_out,
             lossy=result.lossy.summary(result.bytes_out) if compressing and result.lossy else None,
+            note=result.note,
         )
 
     @classmethod
@@ -127,6 +129,13 @@ class Settings:
     remove_source: bool = False
     jobs: int = 1
     options: Options = DEFAULT
+
+    def __post_init__(self) -> None:
+        if self.remove_source and self.compressing and self.options.target is not None:
+            raise BadOption(
+                "removing sources with a lossy target would delete originals that the "
+                ".jrz files cannot give back"
+            )
 
 
 @dataclass

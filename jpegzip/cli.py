@@ -134,14 +134,16 @@ def compress(
     psnr: Psnr = None,
     device: Device = "auto",
 ) -> None:
-    """Compress JPEG files into .jrz files, losslessly (verified before writing).
+    """Compress JPEG files into .jrz files, losslessly by default (verified before writing).
 
     Files found in folders that are not JPEGs are skipped with a warning; a rerun skips the
     outputs that already exist and verify, so an interrupted batch resumes.
 
     Lossy (--rate below 1, --bpp or --psnr): the .jrz decompresses to a new baseline JPEG
     with the original's metadata, as close to the original's pixels as the size allows;
-    the original cannot be recovered from it, so --rm is refused.
+    the original cannot be recovered from it, so --rm is refused. A file lossy mode cannot
+    improve on (or with data after its end, like an MPO) keeps its lossless .jrz, and says
+    why. A rerun skips only lossy outputs made from the same source for the same target.
     """
     from .options import Options
 

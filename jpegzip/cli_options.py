@@ -18,7 +18,8 @@ Rate = Annotated[
     typer.Option(
         metavar="R",
         help="Target size as a fraction of the lossless size, in (0, 1]; 1.0 is lossless. "
-        "Below 1.0 the .jrz decompresses to a new, smaller JPEG (lossy).",
+        "Below 1.0 (jpegzip compress only, not on a cluster) the .jrz decompresses to a new, "
+        "smaller JPEG (lossy).",
     ),
 ]
 Bpp = Annotated[

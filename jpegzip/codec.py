@@ -25,7 +25,8 @@ from .jpeg.writer import write_jpeg
 from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
-    from .lossy import LossyJpeg, Target
+    from .lossy import Target
+    from .lossy.encoder import LosslessSizes, LossyJpeg
     from .lossy.ladder import Ladder
 
 _ZSTD_LEVEL = 19
@@ -70,14 +71,14 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]
     }
 
 
-def encode_lossy(jpeg: bytes, target: Target, lossless_size: int,
+def encode_lossy(jpeg: bytes, target: Target, lossless: LosslessSizes, overhead: int,
                  options: Options = DEFAULT, ladder: Ladder | None = None) -> LossyJpeg:
-    """The requantized baseline JPEG that meets ``target`` (see jpegzip.lossy); the
-    model's exact code length sizes each candidate. ``lossless_size``: the original's
-    lossless .jrz size; ``ladder``: the table ladder (None: the shipped one; ablations
-    pass another)."""
+    """The requantized baseline JPEG that meets ``target`` (see lossy.encoder); the model's
+    exact code length sizes each candidate. ``lossless``: the original's lossless .jrz
+    sizes; ``overhead``: what a .jrz spends besides its coefficient stream; ``ladder``:
+    the table ladder (None: the shipped one; ablations pass another)."""
     from .coding import encode_planes
-    from .lossy import requantize_jpeg
+    from .lossy.encoder import requantize_jpeg
     from .lossy.ladder import shipped_ladder
 
     record = read_jpeg(jpeg, options.max_coefficients)
@@ -88,7 +89,7 @@ def encode_lossy(jpeg: bytes, target: Target, lossless_size: int,
         return len(encode_planes(planes, tables, sampling, model))
 
     ladder = shipped_ladder() if ladder is None else ladder
-    return requantize_jpeg(jpeg, record, target, lossless_size, coded_size, ladder)
+    return requantize_jpeg(jpeg, record, target, lossless, overhead, coded_size, ladder)
 
 
 def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,

@@ -108,11 +108,13 @@ def outcome_line(outcome: Outcome, compressing: bool) -> Text:
         parts.append(Text(outcome.mode, style="green" if outcome.mode == "lossless" else "yellow"))
     if outcome.lossy:
         parts.append(f" ({describe_lossy(outcome.lossy)})")
+    if outcome.note:
+        parts.append(Text(f" ({outcome.note})", style="yellow"))
     return Text.assemble(*parts)
 
 
 def describe_lossy(lossy: dict[str, Any]) -> str:
-    """``0.90 of lossless, 1.23 bpp, PSNR 41.2 dB`` (PSNR inf: the pixels are identical)."""
+    """``0.845 of lossless, 0.599 bpp, PSNR 42.04 dB`` (no PSNR: the pixels are identical)."""
     quality = "pixels identical" if lossy["psnr_db"] is None else f"PSNR {lossy['psnr_db']:.2f} dB"
     return (
         f"{lossy['fraction_of_lossless']:.3f} of lossless, "
@@ -160,7 +162,10 @@ def print_info(console: Console, facts: dict[str, Any]) -> None:
             f"{facts['original_size']} -> {facts['size']} bytes, "
             f"{savings(facts['original_size'], facts['size'])}",
         ),
-        ("original", f"SHA-256 {facts['original_sha256']}"),
+        (
+            "decodes to" if facts["lossy"] else "original",
+            f"SHA-256 {facts['original_sha256']}",
+        ),
         ("image", describe_image(facts["image"]) or f"unknown ({facts['image_note']})"),
         (
             "metadata",

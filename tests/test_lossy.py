@@ -3,6 +3,7 @@ lossless, never lossy when asked for 1.0."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from pathlib import Path
@@ -15,7 +16,8 @@ import jpegzip
 from jpegzip import api
 from jpegzip.errors import BadOption, LossyNotAvailable
 from jpegzip.jpeg import read_jpeg
-from jpegzip.jpeg.baseline import metadata_segments, optimal_huffman_table, write_baseline
+from jpegzip.jpeg.baseline import optimal_huffman_table, write_baseline
+from jpegzip.jpeg.metadata import read_metadata
 from jpegzip.lossy.ladder import Ladder, band_count, checked, shipped_ladder
 from jpegzip.lossy.quality import decoded_pixels, psnr
 from jpegzip.lossy.requantize import rd_decisions, scale_tables
@@ -26,6 +28,10 @@ DATA = Path(__file__).parent / "data"
 SAMPLE = (DATA / "sample" / "kodim23.jpg").read_bytes()
 FIXTURES = ["progressive_1x1_exif_xmp_com.jpg", "cmyk_ycck_dri13.jpg",
             "extended_16bit_qtables.jpg", "odd_size_33x33_420.jpg", "gray_long.jpg"]  # fmt: skip
+
+
+def metadata_segments(data: bytes) -> list[bytes]:
+    return [segment.segment for segment in read_metadata(data).segments]
 
 
 def _lossless_size(jpeg: bytes) -> int:
@@ -134,7 +140,8 @@ def test_rate_one_is_bit_exact_and_rates_below_are_lossy():
         assert result.mode == "lossy"
         assert abs(len(packed) / (rate * lossless) - 1) <= 0.03
         lossy_jpeg = jpegzip.decompress(packed)
-        assert api.verify(packed, lossy_jpeg).mode == "lossy"
+        assert api.verify(packed).mode == "lossy" and lossy_jpeg != SAMPLE
+        assert read_jpeg(lossy_jpeg).layout.frame.marker == 0xC0  # baseline
         measured = psnr(reference, _decodes_everywhere(lossy_jpeg))
         assert measured == pytest.approx(result.lossy.psnr_db, abs=1e-9)
         assert metadata_segments(read_jpeg(lossy_jpeg).raw) == metadata_segments(
@@ -155,14 +162,92 @@ def test_psnr_and_bpp_targets():
     assert summary["bits_per_pixel"] == pytest.approx(0.6, rel=0.03)
 
 
-def test_lossy_metadata_survives_on_a_progressive_file_with_exif_xmp_and_comment():
-    original = (DATA / "jpeg" / "progressive_1x1_exif_xmp_com.jpg").read_bytes()
-    packed, result = api.compress_with_result(original, Options(rate=0.9))
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def test_lossy_keeps_every_metadata_segment_in_order_even_after_junk():
+    exif = _segment(0xE1, b"Exif\0\0" + bytes(range(40)))
+    icc = _segment(0xE2, b"ICC_PROFILE\0\x01\x01" + bytes(100))
+    comment = _segment(0xFE, b"a comment")
+    original = SAMPLE[:2] + exif + b"junk!" + icc + comment + SAMPLE[2:]  # libjpeg skips junk
+    packed, result = api.compress_with_result(original, Options(rate=0.8))
     assert result.mode == "lossy"
     lossy_jpeg = jpegzip.decompress(packed)
-    segments = metadata_segments(read_jpeg(lossy_jpeg).raw)
-    assert segments == metadata_segments(read_jpeg(original).raw) and len(segments) >= 3
+    kept = metadata_segments(lossy_jpeg)
+    assert kept == metadata_segments(original) and {exif, icc, comment} <= set(kept)
     _decodes_everywhere(lossy_jpeg)
+
+
+def test_sixteen_bit_tables_become_baseline():
+    original = (DATA / "jpeg" / "extended_16bit_qtables.jpg").read_bytes()
+    packed, result = api.compress_with_result(original, Options(rate=0.8))
+    assert result.mode == "lossy"
+    lossy_jpeg = jpegzip.decompress(packed)
+    assert read_jpeg(lossy_jpeg).layout.frame.marker == 0xC0
+    assert max(int(t.max()) for t in read_jpeg(lossy_jpeg).layout.quant_tables) <= 255
+    _decodes_everywhere(lossy_jpeg)
+
+
+@pytest.mark.parametrize(
+    "name, note",
+    [("mpo_trailing_data.jpg", "lossy-skipped"),  # a second image after EOI
+     ("progressive_1x1_exif_xmp_com.jpg", "lossy-no-gain")],  # 1x1: nothing to take away
+)  # fmt: skip
+def test_files_lossy_cannot_improve_keep_their_lossless_jrz(name, note):
+    original = (DATA / "jpeg" / name).read_bytes()
+    packed, result = api.compress_with_result(original, Options(rate=0.7))
+    assert result.mode == "lossless" and result.note.startswith(note)
+    assert jpegzip.decompress(packed) == original
+
+
+def test_a_failing_lossy_path_keeps_the_lossless_jrz(monkeypatch):
+    import jpegzip.lossy.encoder as encoder
+
+    def broken(jpeg: bytes):
+        raise OSError("libjpeg cannot read this")
+
+    monkeypatch.setattr(encoder, "decoded_pixels", broken)
+    packed, result = api.compress_with_result(SAMPLE, Options(rate=0.8))
+    assert result.mode == "lossless" and result.note.startswith("lossy-failed: OSError")
+    assert jpegzip.decompress(packed) == SAMPLE
+
+
+def test_batch_resumes_lossy_outputs_and_never_removes_sources(tmp_path):
+    from jpegzip import batch
+    from jpegzip.errors import BadOption as Refused
+
+    (tmp_path / "a.jpg").write_bytes(SAMPLE)
+    lossy = Options(rate=0.8)
+    with pytest.raises(Refused, match="lossy"):
+        batch.Settings(True, remove_source=True, options=lossy)
+    destination = tmp_path / "a.jrz"
+    api.compress_file(tmp_path / "a.jpg", destination, options=Options())  # lossless first
+    digest = api.source_digest(tmp_path / "a.jpg", True)
+    assert api.output_matches(destination, digest, True)
+    assert not api.output_matches(destination, digest, True, lossy)  # not what was asked
+    api.compress_file(tmp_path / "a.jpg", destination, force=True, options=lossy)
+    assert api.output_matches(destination, digest, True, lossy)
+    assert not api.output_matches(destination, digest, True, Options(rate=0.7))
+    assert not api.output_matches(destination, digest, True)  # it does not give SAMPLE back
+    plan = batch.plan([str(tmp_path / "a.jpg")], None, False, True)
+    report = batch.run(plan, batch.Settings(True, options=lossy))
+    assert [o.status for o in report.outcomes] == [batch.Status.SKIPPED]
+
+
+def test_info_refuses_a_malformed_lossy_section():
+    from jpegzip import container
+    from jpegzip.errors import ContainerError
+    from jpegzip.inspection import inspect
+
+    packed = jpegzip.compress(SAMPLE, rate=0.8)
+    parsed = container.read(packed)
+    assert inspect(packed)["lossy"]["target"] == "rate"
+    for bad in (b"{}", b"not json", parsed.sections["lossy"].replace(b'"rate"', b'"size"')):
+        sections = {**parsed.sections, "lossy": bad}
+        damaged = container.write(dataclasses.replace(parsed, sections=sections))
+        with pytest.raises(ContainerError, match="lossy section"):
+            inspect(damaged)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import numpy as np
 from .blocks import component_offsets, scan_block_order
 from .huffman import HuffmanTable
 from .markers import Frame, JpegLayout, ScanHeader
+from .metadata import read_metadata
 from .reader import read_layout
 from .record import JpegRecord, ScanSideInfo
 from .scan_decode import ZIGZAG
@@ -35,11 +36,13 @@ def write_baseline(
 ) -> bytes:
     """A baseline JPEG of ``coefficients`` ((total_blocks, 64) int16, natural order, laid out
     as ``layout``'s frame) quantized with ``quant_tables`` (one natural-order table of
-    1..65535 per component), keeping the APPn/COM segments found in ``raw`` (the original's
-    bytes outside its scans)."""
+    1..255 per component; larger entries make it extended sequential, SOF1), keeping the
+    APPn/COM segments found in ``raw`` (the original's bytes outside its scans). Data after
+    the original's EOI is not carried over."""
     frame = layout.frame
     slots, tables = _table_slots(quant_tables)
-    header = [_SOI, *metadata_segments(raw), _dqt(tables), _sof(frame, slots, tables)]
+    kept = [segment.segment for segment in read_metadata(raw).segments]
+    header = [_SOI, *kept, _dqt(tables), _sof(frame, slots, tables)]
     scans = _scan_components(frame)
     counts = _symbol_counts(frame, scans, coefficients)
     header.append(_dht(counts))
@@ -56,23 +59,6 @@ def write_baseline(
         for scan in walked.scans
     ]  # fmt: skip
     return write_jpeg(JpegRecord(walked, new_raw, side, coefficients), exact_lengths=False)
-
-
-def metadata_segments(raw: bytes) -> list[bytes]:
-    """Every APPn and COM segment (marker included) of a JPEG's raw header bytes, in order."""
-    segments, pos = [], 2
-    while pos + 4 <= len(raw) and raw[pos] == 0xFF:
-        marker = raw[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0xD9:
-            break
-        length = struct.unpack_from(">H", raw, pos + 2)[0]
-        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
-            segments.append(raw[pos : pos + 2 + length])
-        pos += 2 + length
-    return segments
 
 
 def optimal_huffman_table(frequencies: np.ndarray) -> HuffmanTable:

@@ -1,13 +1,14 @@
 """Which metadata a JPEG carries: its APPn and COM segments by kind, and data after EOI.
 
-Descriptive only (``jpegzip info``): it never decides how a file is coded, so a damaged
-segment ends the walk instead of raising. It reads whole JPEGs and the raw header bytes of
-a .jrz alike (after an SOS it skips to the next marker, which in raw bytes is immediate).
+Descriptive (``jpegzip info``) and for lossy mode, which copies the segments into the JPEG
+it writes: it never decides how a file is coded, so a damaged segment ends the walk
+instead of raising. It reads whole JPEGs and the raw header bytes of a .jrz alike (after an
+SOS it skips to the next marker, which in raw bytes is immediate).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import NotJpegError
 
@@ -31,11 +32,13 @@ _RESTARTS = range(0xD0, 0xD8)
 
 @dataclass(frozen=True)
 class MetadataSegment:
-    """One APPn or COM segment: its marker name ("APP1"), kind ("Exif") and payload size."""
+    """One APPn or COM segment: its marker name ("APP1"), kind ("Exif"), payload size and
+    its bytes as they stand in the file (marker and length included)."""
 
     marker: str
     kind: str
     length: int
+    segment: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,9 @@ def read_metadata(data: bytes) -> Metadata:
         if _APP0 <= marker <= _APP15 or marker == _COM:
             payload = data[pos + 4 : pos + 2 + length]
             segments.append(
-                MetadataSegment(_marker_name(marker), _kind(marker, payload), length - 2)
-            )
+                MetadataSegment(_marker_name(marker), _kind(marker, payload), length - 2,
+                                data[pos : pos + 2 + length])
+            )  # fmt: skip
         pos += 2 + length  # after an SOS, the search above skips the entropy-coded data
     return Metadata(tuple(segments), 0)
 

@@ -13,26 +13,7 @@ from .ladder import Ladder
 from .quality import decoded_pixels, psnr
 from .requantize import rd_decisions
 from .search import lam_for_quality, lam_for_size
-
-TARGET_KINDS = ("rate", "bpp", "psnr")
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a lossy compress aims at: ``rate`` (a fraction of this file's lossless .jrz
-    size), ``bpp`` (bits of .jrz per pixel) or ``psnr`` (the smallest file whose pixels
-    stay at least this many dB from the original's)."""
-
-    kind: str
-    value: float
-
-    def goal_bytes(self, lossless_size: int, pixels: int) -> float:
-        """The .jrz size aimed at (size targets only)."""
-        if self.kind == "rate":
-            return self.value * lossless_size
-        if self.kind == "bpp":
-            return self.value * pixels / 8
-        raise ValueError(f"{self.kind} is not a size target")
+from .target import Target
 
 
 @dataclass(frozen=True)
@@ -44,21 +25,32 @@ class LossyJpeg:
     lam: float
     psnr_db: float
     pixels: int
+    estimated_size: int | None  # the .jrz size the search expected (size targets)
+
+
+@dataclass(frozen=True)
+class LosslessSizes:
+    """The original's lossless .jrz: its whole size and its coefficient stream's."""
+
+    total: int
+    coefficients: int
 
 
 def requantize_jpeg(
     original: bytes,
     record: JpegRecord,
     target: Target,
-    lossless_size: int,
+    lossless: LosslessSizes,
+    overhead: int,
     coded_size: Callable[[list[np.ndarray], list[np.ndarray]], int],
     ladder: Ladder,
 ) -> LossyJpeg:
     """Meet ``target`` for the JPEG ``original`` (``record`` is its reading).
 
-    ``lossless_size`` is the original's lossless .jrz size; ``coded_size(planes, tables)``
-    is the exact length of the coefficient stream (the rest of a .jrz barely changes with
-    the coefficients, so it is carried over); ``ladder`` gives the tables for each setting.
+    ``coded_size(planes, tables)`` is the exact length of a coefficient stream; a .jrz
+    spends ``overhead`` bytes besides it (headers, side information, framing: estimated
+    from the original's .jrz; a caller that measures another can search again with it);
+    ``ladder`` gives the tables for each setting.
     """
     layout = record.layout
     frame = layout.frame
@@ -79,16 +71,19 @@ def requantize_jpeg(
     def psnr_of(lam: float) -> float:
         return psnr(reference, decoded_pixels(jpeg_of(lam)))
 
+    pixels = frame.width * frame.height
+    estimated = None
     if target.kind == "psnr":
         lam = lam_for_quality(psnr_of, target.value)
     else:
-        overhead = lossless_size - coded_size(planes, tables)
-        goal = target.goal_bytes(lossless_size, frame.width * frame.height)
+        sizes: dict[float, int] = {}
 
         def size_of(lam: float) -> int:
-            return overhead + coded_size(*requantized(lam))
+            sizes[lam] = overhead + coded_size(*requantized(lam))
+            return sizes[lam]
 
-        lam = lam_for_size(size_of, goal, lossless_size)
+        goal = target.goal_bytes(lossless.total, pixels)
+        lam = lam_for_size(size_of, goal, overhead + lossless.coefficients)
+        estimated = sizes.get(lam, overhead + lossless.coefficients)
     jpeg = jpeg_of(lam)
-    pixels = frame.width * frame.height
-    return LossyJpeg(jpeg, lam, psnr(reference, decoded_pixels(jpeg)), pixels)
+    return LossyJpeg(jpeg, lam, psnr(reference, decoded_pixels(jpeg)), pixels, estimated)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..coding import encode_planes
+from ..coding.streams import ContextModel
 from ..jpeg import read_jpeg
 from ..model import load_default_model
 from ..model.fit_classic import corpus_files
@@ -40,7 +41,7 @@ class _Photo:
         self.sampling = [(c.h, c.v) for c in record.layout.frame.components]
         self.weights = component_weights(self.sampling)
 
-    def cost(self, lam: float, tables: list[np.ndarray], model) -> float:
+    def cost(self, lam: float, tables: list[np.ndarray], model: ContextModel) -> float:
         new = rd_decisions(self.planes, self.tables, self.sampling, lam, tables)
         error = sum(
             weight * float(np.square(plane.astype(np.int64) * table - n.astype(np.int64) * t,
@@ -66,7 +67,7 @@ def _crop_jpeg(path: Path, crop: int, quality: int) -> bytes:
     return out.getvalue()
 
 
-def fit(photos: list[_Photo], lams: list[float], sweeps: int, model) -> np.ndarray:
+def fit(photos: list[_Photo], lams: list[float], sweeps: int, model: ContextModel) -> np.ndarray:
     """Multipliers (len(lams), 2, bands) by coordinate descent on the grid, per lam."""
     current = np.ones((2, band_count()))
     ladder = []

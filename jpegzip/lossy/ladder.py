@@ -46,15 +46,15 @@ class Ladder:
 
     def tables_at(self, lam: float, quant_tables: list[np.ndarray]) -> list[np.ndarray]:
         """Each component's new table (component 0 luma, the others chroma): the file's
-        table times the band multiplier, rounded, never finer than the original and never
-        above a baseline entry unless the original already was."""
+        table times the band multiplier, rounded, never finer than the original, and never
+        above 255 (a baseline DQT entry; a 16-bit original entry becomes 255, finer)."""
         bands = self.multipliers_at(lam)
         per_frequency = bands[:, band_of_frequency()]
         tables = []
         for index, table in enumerate(quant_tables):
             table = np.asarray(table, np.int64)
             scaled = np.rint(table * per_frequency[min(index, 1)]).astype(np.int64)
-            tables.append(np.maximum(np.minimum(scaled, MAX_ENTRY), table))
+            tables.append(np.minimum(np.maximum(scaled, table), MAX_ENTRY))
         return tables
 
 

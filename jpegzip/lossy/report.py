@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import ContainerError
-from .encoder import TARGET_KINDS
+from .target import TARGET_KINDS
 
 
 @dataclass(frozen=True)

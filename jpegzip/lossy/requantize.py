@@ -10,8 +10,10 @@ Two ways to spend fewer bits, both driven by one knob ``lam`` (squared error per
 - ``rd_decisions``: per coefficient, keep it or move it toward zero (to |x|-1, |x|-2 or 0)
   where the bits it saves are worth the error it adds. The bits come from a cost table
   counted on this image's own coefficients: magnitude given frequency and the magnitudes
-  of the four neighbouring blocks at that frequency. The table is fixed per image, so each
-  coefficient's error can only grow with ``lam``, and so does the image's.
+  of the four neighbouring blocks at that frequency. For given tables the cost table is
+  fixed, so each coefficient's error can only grow with ``lam``; the ladder (ladder.py)
+  also coarsens the tables as ``lam`` grows, so over the whole range the image's error
+  grows in practice, which benchmarks/lossy_rd.py checks, not by construction.
 - ``scale_tables``: the file's table times a factor, coefficients re-rounded (the ablation
   and what "requantize" means elsewhere).
 """
