@@ -9,6 +9,7 @@ import tempfile
 import numpy as np
 
 _PEAK = 255.0
+_ROWS_AT_A_TIME = 256  # bounds the working memory on camera-sized images
 
 
 def decoded_pixels(jpeg: bytes) -> np.ndarray:
@@ -26,5 +27,11 @@ def psnr(reference: np.ndarray, pixels: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB over every sample; inf when they are identical."""
     if reference.shape != pixels.shape:
         raise ValueError(f"pixel shapes differ: {reference.shape} and {pixels.shape}")
-    error = np.mean(np.square(reference.astype(np.float64) - pixels.astype(np.float64)))
-    return math.inf if error == 0 else 10.0 * math.log10(_PEAK**2 / error)
+    total = 0
+    for start in range(0, reference.shape[0], _ROWS_AT_A_TIME):
+        rows = slice(start, start + _ROWS_AT_A_TIME)
+        difference = reference[rows].astype(np.int32) - pixels[rows].astype(np.int32)
+        total += int(np.square(difference, dtype=np.int64).sum())
+    if total == 0:
+        return math.inf
+    return 10.0 * math.log10(_PEAK**2 * reference.size / total)
