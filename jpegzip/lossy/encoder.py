@@ -12,7 +12,7 @@ from ..jpeg.record import JpegRecord
 from .ladder import Ladder
 from .quality import decoded_pixels, psnr
 from .requantize import rd_decisions
-from .search import lam_for_quality, lam_for_size
+from .search import SIZE_TOLERANCE, lam_for_quality, lam_for_size
 from .target import Target
 
 
@@ -59,12 +59,15 @@ def requantize_jpeg(
     sampling = [(c.h, c.v) for c in frame.components]
     reference = decoded_pixels(original)
 
-    def requantized(lam: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        new_tables = ladder.tables_at(lam, tables)
+    def requantized(
+        lam: float, tables_lam: float | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Decisions at ``lam`` on the ladder's tables at ``tables_lam`` (default: lam)."""
+        new_tables = ladder.tables_at(lam if tables_lam is None else tables_lam, tables)
         return rd_decisions(planes, tables, sampling, lam, new_tables), new_tables
 
-    def jpeg_of(lam: float) -> bytes:
-        new, new_tables = requantized(lam)
+    def jpeg_of(lam: float, tables_lam: float | None = None) -> bytes:
+        new, new_tables = requantized(lam, tables_lam)
         coefficients = np.concatenate([plane.reshape(-1, 64) for plane in new])
         return write_baseline(layout, record.raw, coefficients, new_tables)
 
@@ -72,18 +75,32 @@ def requantize_jpeg(
         return psnr(reference, decoded_pixels(jpeg_of(lam)))
 
     pixels = frame.width * frame.height
-    estimated = None
+    estimated, tables_lam = None, None
     if target.kind == "psnr":
         lam = lam_for_quality(psnr_of, target.value)
     else:
+        goal = target.goal_bytes(lossless.total, pixels)
         sizes: dict[float, int] = {}
 
         def size_of(lam: float) -> int:
-            sizes[lam] = overhead + coded_size(*requantized(lam))
+            sizes[lam] = overhead + coded_size(*requantized(lam, tables_lam))
             return sizes[lam]
 
-        goal = target.goal_bytes(lossless.total, pixels)
-        lam = lam_for_size(size_of, goal, overhead + lossless.coefficients)
-        estimated = sizes.get(lam, overhead + lossless.coefficients)
-    jpeg = jpeg_of(lam)
+        unchanged = overhead + lossless.coefficients
+        lam = lam_for_size(size_of, goal, unchanged)
+        straddled = {size > goal for size in sizes.values()} == {True, False}
+        if abs(sizes.get(lam, unchanged) / goal - 1) > SIZE_TOLERANCE and straddled:
+            # A table entry steps between two settings and the size jumps over the goal.
+            # Keep the coarser tables and relax the decisions (measured better than finer
+            # tables and harsher decisions); if even no decisions stay under the goal, keep
+            # the finer tables and harden the decisions instead.
+            tables_lam = min(tried for tried, size in sizes.items() if size <= goal)
+            start = size_of(0.0)
+            if start <= goal:
+                tables_lam = max(tried for tried, size in sizes.items() if size > goal)
+                start = size_of(0.0)
+            sizes.clear()
+            lam = lam_for_size(size_of, goal, start)
+        estimated = sizes.get(lam, unchanged)
+    jpeg = jpeg_of(lam, tables_lam)
     return LossyJpeg(jpeg, lam, psnr(reference, decoded_pixels(jpeg)), pixels, estimated)

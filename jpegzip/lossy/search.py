@@ -15,6 +15,7 @@ from collections.abc import Callable
 LAM_START = 16.0
 LAM_MAX = 2.0**24  # past this every AC coefficient is already zero
 SIZE_TOLERANCE = 0.01  # stop within 1 % of the requested size
+JUMP_RATIO = 1.02  # a bracket this narrow that still misses the goal holds a jump in size
 MAX_STEPS = 16
 
 
@@ -32,6 +33,8 @@ def lam_for_size(size_of: Callable[[float], int], goal: float, size_at_zero: int
     for _ in range(MAX_STEPS):
         closest = min(tried, key=lambda lam: abs(tried[lam] - goal))
         if abs(tried[closest] - goal) <= SIZE_TOLERANCE * goal or tried[high] > goal:
+            return closest
+        if low > 0 and high / low < JUMP_RATIO:  # the size jumps over the goal here
             return closest
         middle = high / 8 if low == 0 else _interpolate(low, high, tried, goal)
         tried[middle] = size_of(middle)
