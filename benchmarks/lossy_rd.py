@@ -155,10 +155,11 @@ def measure_image(data: bytes, lepton: Callable[[bytes], bytes]) -> dict[str, An
     import imagecodecs
     from PIL import Image
 
-    from jpegzip import api, codec
+    from jpegzip import api, codec, container
     from jpegzip.jpeg import read_jpeg
     from jpegzip.jpeg.baseline import write_baseline
     from jpegzip.lossy import Target
+    from jpegzip.lossy.encoder import LosslessSizes
     from jpegzip.lossy.ladder import identity_ladder
     from jpegzip.lossy.quality import decoded_pixels
     from jpegzip.lossy.requantize import scale_tables
@@ -166,8 +167,8 @@ def measure_image(data: bytes, lepton: Callable[[bytes], bytes]) -> dict[str, An
 
     pixels = decoded_pixels(data)
     ref = Reference(pixels)
-    packed, result = api.compress_with_result(data, Options())
-    lossless = len(packed)
+    lossless_jrz, result = api.compress_with_result(data, Options())
+    lossless = len(lossless_jrz)
     exact = ref.point(1.0, lossless, pixels, mode=result.mode)
     points: dict[str, list[dict]] = {name: [] for name in METHODS}
 
@@ -180,9 +181,11 @@ def measure_image(data: bytes, lepton: Callable[[bytes], bytes]) -> dict[str, An
         points["jpegzip"].append(point)
     points["jpegzip"].append(exact)
 
+    coefficient_bytes = len(container.read(lossless_jrz).sections["coefficients"])
+    sizes = LosslessSizes(lossless, coefficient_bytes)
     for rate in RATES:  # the learned ladder's ablation: the same search, tables unchanged
-        lossy = codec.encode_lossy(data, Target("rate", rate), lossless, Options(),
-                                   ladder=identity_ladder())
+        lossy = codec.encode_lossy(data, Target("rate", rate), sizes, lossless - coefficient_bytes,
+                                   Options(), ladder=identity_ladder())
         packed, result = api.compress_with_result(lossy.jpeg, Options())
         points["decisions"].append(
             ref.point(rate, len(packed), decoded_pixels(lossy.jpeg), mode=result.mode))
