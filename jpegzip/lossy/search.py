@@ -27,6 +27,8 @@ def lam_for_size(size_of: Callable[[float], int], goal: float, size_at_zero: int
     tried: dict[float, int] = {0.0: size_at_zero}
     low, high = 0.0, LAM_START
     while (size := size_of(high)) > goal and high < LAM_MAX:
+        if low > 0 and size >= tried[low]:  # nothing left to take away: out of reach
+            break
         tried[high] = size
         low, high = high, high * 8
     tried[high] = size
