@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
 # Squared error on Y, Cb and Cr -> mean squared error over R, G and B (JFIF, ITU-R BT.601):
 # R = Y + 1.402 Cr, G = Y - 0.344 Cb - 0.714 Cr, B = Y + 1.772 Cb, averaged over 3 channels.
@@ -30,9 +31,7 @@ _YCC_TO_RGB_WEIGHTS = (1.0, (0.344**2 + 1.772**2) / 3, (1.402**2 + 0.714**2) / 3
 _MAX_MAGNITUDE = 15  # cost-table bins: 0..14, and 15 for anything larger
 _NEIGHBOUR_BINS = np.array([0, 1, 2, 3, 4, 4, 5, 5, 5, 6])  # sum of 4 neighbours, 0..9+
 _SMOOTHING = 0.4  # added to every bin, so an unseen magnitude has a finite cost
-_SHRINK_STEPS = (1, 2)  # besides keeping a coefficient or zeroing it
 _CONTEXTS = int(_NEIGHBOUR_BINS[-1] + 1) * 64
-_STRIPE_ROWS = 32  # block rows decided at a time
 
 
 def component_weights(sampling: Sequence[tuple[int, int]]) -> list[float]:
@@ -84,64 +83,85 @@ def scale_tables(
 def _decide(
     plane: np.ndarray, table: np.ndarray, new_table: np.ndarray, weight: float, lam: float
 ) -> np.ndarray:
-    """One component, in stripes of block rows (bounded memory at any image size): the
-    cost table counted over the whole plane first, then the decisions."""
-    decided = np.empty(plane.shape, np.int16)
+    """One component: re-rounded to the new steps, then (lam > 0) the decisions, with the
+    cost table counted over the whole plane first."""
+    magnitudes = np.empty(plane.shape, np.int32)
+    _magnitudes(plane, table, new_table, magnitudes)
     if lam <= 0:
-        for start, stop in _stripes(plane.shape[0]):
-            decided[start:stop] = _rounded(plane[start:stop], table, new_table)
-        return decided
+        return (np.sign(plane) * magnitudes).astype(np.int16)
     counts = np.full((_CONTEXTS, _MAX_MAGNITUDE + 1), _SMOOTHING)
-    for start, stop in _stripes(plane.shape[0]):
-        magnitude, context = _magnitude_and_context(plane, start, stop, table, new_table)
-        cell = context * (_MAX_MAGNITUDE + 1) + np.minimum(magnitude, _MAX_MAGNITUDE)
-        counts += np.bincount(cell.ravel(), minlength=counts.size).reshape(counts.shape)
+    _count_contexts(magnitudes, _NEIGHBOUR_BINS, counts)
     log_cost = -np.log2(counts / counts.sum(axis=1, keepdims=True))
-
-    for start, stop in _stripes(plane.shape[0]):
-        magnitude, context = _magnitude_and_context(plane, start, stop, table, new_table)
-
-        def bits(m: np.ndarray, context: np.ndarray = context) -> np.ndarray:
-            cost = log_cost[context, np.minimum(m, _MAX_MAGNITUDE)] + (m > 0)
-            return cost + np.where(m >= _MAX_MAGNITUDE, 2 * np.log2(np.maximum(m, 1)), 0.0)
-
-        values = plane[start:stop].astype(np.int64) * table  # what the original decodes to
-        target = np.abs(values).astype(np.float64)
-        best = magnitude.copy()
-        best_cost = weight * np.square(target - magnitude * new_table) + lam * bits(magnitude)
-        zero = np.zeros_like(magnitude)
-        for candidate in [np.maximum(magnitude - step, 0) for step in _SHRINK_STEPS] + [zero]:
-            cost = weight * np.square(target - candidate * new_table) + lam * bits(candidate)
-            better = cost < best_cost
-            best = np.where(better, candidate, best)
-            best_cost = np.where(better, cost, best_cost)
-        best[..., 0] = magnitude[..., 0]  # DC stays: its errors spread over the whole block
-        decided[start:stop] = np.sign(values) * best
+    decided = np.empty(plane.shape, np.int16)
+    _decide_plane(plane, magnitudes, table, new_table, _NEIGHBOUR_BINS, log_cost,
+                  float(weight), float(lam), decided)  # fmt: skip
     return decided
 
 
-def _stripes(rows: int) -> list[tuple[int, int]]:
-    return [(start, min(start + _STRIPE_ROWS, rows)) for start in range(0, rows, _STRIPE_ROWS)]
+@njit(cache=True)
+def _magnitudes(plane, table, new_table, out):
+    """|the original's coefficients re-rounded to the new steps| (halves away from zero)."""
+    for r in range(plane.shape[0]):
+        for c in range(plane.shape[1]):
+            for k in range(64):
+                value = abs(np.int64(plane[r, c, k]) * table[k])
+                out[r, c, k] = (value + new_table[k] // 2) // new_table[k]
 
 
-def _rounded(plane: np.ndarray, table: np.ndarray, new_table: np.ndarray) -> np.ndarray:
-    """The original's coefficients re-rounded to the new steps."""
-    return _round_half_away(plane.astype(np.int64) * table, new_table)
+@njit(cache=True, inline="always")
+def _context(magnitudes, bins, r, c, k):
+    """Cost-table row: the frequency and the summed magnitude of the four neighbouring
+    blocks at it (outside the plane counts as 0)."""
+    rows, cols = magnitudes.shape[0], magnitudes.shape[1]
+    total = 0
+    if r > 0:
+        total += magnitudes[r - 1, c, k]
+    if r + 1 < rows:
+        total += magnitudes[r + 1, c, k]
+    if c > 0:
+        total += magnitudes[r, c - 1, k]
+    if c + 1 < cols:
+        total += magnitudes[r, c + 1, k]
+    return bins[min(total, bins.shape[0] - 1)] * 64 + k
 
 
-def _magnitude_and_context(
-    plane: np.ndarray, start: int, stop: int, table: np.ndarray, new_table: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Re-rounded magnitudes of block rows start..stop and each one's cost-table row:
-    frequency and the summed magnitude of the four neighbouring blocks at it."""
-    rows = plane.shape[0]
-    low, high = max(start - 1, 0), min(stop + 1, rows)
-    magnitude = np.abs(_rounded(plane[low:high], table, new_table))
-    padded = np.pad(magnitude, ((int(start == 0), int(stop == rows)), (1, 1), (0, 0)))
-    neighbours = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-    bins = len(_NEIGHBOUR_BINS)
-    context = _NEIGHBOUR_BINS[np.minimum(neighbours, bins - 1)] * 64 + np.arange(64)
-    return padded[1:-1, 1:-1], context
+@njit(cache=True)
+def _count_contexts(magnitudes, bins, counts):
+    top = counts.shape[1] - 1
+    for r in range(magnitudes.shape[0]):
+        for c in range(magnitudes.shape[1]):
+            for k in range(64):
+                m = magnitudes[r, c, k]
+                counts[_context(magnitudes, bins, r, c, k), min(m, top)] += 1
+
+
+@njit(cache=True, inline="always")
+def _bits(log_cost, row, m):
+    top = log_cost.shape[1] - 1
+    cost = log_cost[row, min(m, top)] + (1.0 if m > 0 else 0.0)
+    return cost + (2 * np.log2(max(m, 1)) if m >= top else 0.0)
+
+
+@njit(cache=True)
+def _decide_plane(plane, magnitudes, table, new_table, bins, log_cost, weight, lam, out):
+    """Per AC coefficient: keep its re-rounded magnitude m or take m-1, m-2 or 0, whichever
+    costs least error + lam * bits (the first such in that order); DC is only re-rounded."""
+    for r in range(plane.shape[0]):
+        for c in range(plane.shape[1]):
+            for k in range(64):
+                m = magnitudes[r, c, k]
+                best = m
+                if k > 0 and m > 0:
+                    row = _context(magnitudes, bins, r, c, k)
+                    target = float(abs(np.int64(plane[r, c, k]) * table[k]))
+                    step = float(new_table[k])
+                    best_cost = weight * (target - m * step) ** 2 + lam * _bits(log_cost, row, m)
+                    for candidate in (max(m - 1, 0), max(m - 2, 0), 0):
+                        cost = (weight * (target - candidate * step) ** 2
+                                + lam * _bits(log_cost, row, candidate))
+                        if cost < best_cost:
+                            best, best_cost = candidate, cost
+                out[r, c, k] = -best if plane[r, c, k] < 0 else best
 
 
 def _round_half_away(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
