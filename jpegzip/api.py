@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import errno
 import functools
-import math
 import os
 import stat
 import tempfile
@@ -394,8 +393,8 @@ def _try_lossy(
     """The lossy .jrz and its result, or (None, why the lossless .jrz is kept instead).
 
     Kept lossless: a file with data after its end (an MPO's second image: a rewritten first
-    image would break its offsets), a target that changes nothing or does not shrink the
-    .jrz, and any failure of the lossy path (nothing is lost: the lossless .jrz stands).
+    image would break its offsets), a lossy .jrz no smaller than the lossless one, and any
+    failure of the lossy path (nothing is lost: the lossless .jrz stands).
     """
     from . import codec
     from .jpeg.metadata import read_metadata
@@ -418,7 +417,7 @@ def _try_lossy(
     except BaseException as error:  # as in _try_lossless: a failure never loses the file
         reason = error.code if isinstance(error, JpegzipError) else type(error).__name__
         return None, f"lossy-failed: {reason}: {error}"
-    if lossy.psnr_db == math.inf or len(packed) >= len(lossless):
+    if len(packed) >= len(lossless):
         return None, "lossy-no-gain: the lossless .jrz is as small"
     digest = container.sha256(lossy.jpeg)
     report = LossyReport.from_bytes(container.read(packed).sections["lossy"])
@@ -431,7 +430,7 @@ def _pack_lossy(
     """The lossy .jrz: the requantized JPEG coded losslessly, with a ``lossy`` section,
     decoded again and compared before it is returned."""
     from . import codec
-    from .lossy.report import LossyReport, psnr_field
+    from .lossy.report import psnr_field
 
     sections = codec.encode_lossless(lossy.jpeg, options)
     report = LossyReport(target.kind, target.value, lossless_size, psnr_field(lossy.psnr_db),

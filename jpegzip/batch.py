@@ -24,7 +24,7 @@ from typing import Any
 from . import api
 from .errors import BadOption, JpegzipError, OutputExists, WorkerDied
 from .inspection import savings_percent
-from .options import DEFAULT, Options
+from .options import DEFAULT, LOSSLESS_RATE, Options
 from .workers import run_in_pool
 
 JRZ_SUFFIX = ".jrz"
@@ -339,6 +339,8 @@ def _convert(task: Task, settings: Settings) -> Outcome:
             if settings.remove_source:
                 source.unlink()  # its output was just synced and verified from disk
             return _skipped(task, "already-done", "output exists and verifies")
+        if compressing and _kept_lossless(source, destination, digest, settings.options):
+            return _skipped(task, "already-done", "output exists, verifies, and stays lossless")
     if task.make_folder:
         destination.parent.mkdir(parents=True, exist_ok=True)
     if compressing:
@@ -351,6 +353,18 @@ def _convert(task: Task, settings: Settings) -> Outcome:
         api.check_written(destination, result.original_sha256, compressing, settings.options)
         source.unlink()
     return Outcome.converted(str(source), str(destination), result, compressing)
+
+
+def _kept_lossless(source: Path, destination: Path, digest: bytes, options: Options) -> bool:
+    """With a lossy target: ``destination`` is a lossless (or stored) .jrz of ``source``
+    and a lossy compress would keep it so (an MPO, no gain: a rerun of the batch that
+    wrote it). Costs a compress in memory, only for such files."""
+    if options.target is None:
+        return False
+    lossless = replace(options, rate=LOSSLESS_RATE, bpp=None, psnr=None)
+    if not api.output_matches(destination, digest, True, lossless):
+        return False
+    return api.compress_with_result(api.read_input(source, options), options)[1].mode != "lossy"
 
 
 def _starts_like_jpeg(path: Path) -> bool:

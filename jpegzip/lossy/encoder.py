@@ -88,19 +88,22 @@ def requantize_jpeg(
 
         unchanged = overhead + lossless.coefficients
         lam = lam_for_size(size_of, goal, unchanged)
+        found = {(lam, None): sizes.get(lam, unchanged)}
         straddled = {size > goal for size in sizes.values()} == {True, False}
-        if abs(sizes.get(lam, unchanged) / goal - 1) > SIZE_TOLERANCE and straddled:
+        if abs(found[lam, None] / goal - 1) > SIZE_TOLERANCE and straddled:
             # A table entry steps between two settings and the size jumps over the goal.
             # Keep the coarser tables and relax the decisions (measured better than finer
             # tables and harsher decisions); if even no decisions stay under the goal, keep
-            # the finer tables and harden the decisions instead.
+            # the finer tables and harden the decisions instead. Then the closer wins.
             tables_lam = min(tried for tried, size in sizes.items() if size <= goal)
             start = size_of(0.0)
             if start <= goal:
                 tables_lam = max(tried for tried, size in sizes.items() if size > goal)
                 start = size_of(0.0)
             sizes.clear()
+            sizes[0.0] = start
             lam = lam_for_size(size_of, goal, start)
-        estimated = sizes.get(lam, unchanged)
+            found[lam, tables_lam] = sizes[lam]
+        (lam, tables_lam), estimated = min(found.items(), key=lambda item: abs(item[1] - goal))
     jpeg = jpeg_of(lam, tables_lam)
     return LossyJpeg(jpeg, lam, psnr(reference, decoded_pixels(jpeg)), pixels, estimated)

@@ -1,10 +1,12 @@
 """Rate control: the rate-distortion knob ``lam`` that meets a size or a quality target.
 
-Size falls and distortion grows as ``lam`` grows (for a fixed image every coefficient's
-error can only grow with it, see requantize.py), so a bracket, then interpolation of log
-size in log ``lam`` (size target) or bisection (quality target), finds the setting. A
+Size falls and distortion grows as ``lam`` grows (by construction for fixed tables, and in
+practice along the table ladder, see requantize.py), so a bracket, then interpolation of
+log size in log ``lam`` (size target) or bisection (quality target), finds the setting. A
 size step costs one run of the coder over the coefficients (their exact code length),
-never a full file; a quality step decodes a candidate JPEG.
+never a full file; a quality step decodes a candidate JPEG. Sizes can jump (a rounded
+table entry steps for the whole image; ties break the other way once ``lam`` > 0): the
+search then stops at the closest size it found, and the caller may try other tables.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ LAM_START = 16.0
 LAM_MAX = 2.0**24  # past this every AC coefficient is already zero
 SIZE_TOLERANCE = 0.01  # stop within 1 % of the requested size
 JUMP_RATIO = 1.02  # a bracket this narrow that still misses the goal holds a jump in size
+LAM_FLOOR = 1e-3  # below this, a size still over the goal is the jump at lam 0+
 MAX_STEPS = 16
 
 
@@ -36,7 +39,8 @@ def lam_for_size(size_of: Callable[[float], int], goal: float, size_at_zero: int
         closest = min(tried, key=lambda lam: abs(tried[lam] - goal))
         if abs(tried[closest] - goal) <= SIZE_TOLERANCE * goal or tried[high] > goal:
             return closest
-        if low > 0 and high / low < JUMP_RATIO:  # the size jumps over the goal here
+        narrow = high / low < JUMP_RATIO if low > 0 else high < LAM_FLOOR
+        if narrow:  # the bracket still misses the goal: the size jumps over it here
             return closest
         middle = high / 8 if low == 0 else _interpolate(low, high, tried, goal)
         tried[middle] = size_of(middle)
@@ -57,8 +61,8 @@ def _interpolate(low: float, high: float, tried: dict[float, int], goal: float) 
 
 
 def lam_for_quality(psnr_of: Callable[[float], float], goal: float) -> float:
-    """The largest ``lam`` found whose PSNR is at least ``goal`` dB (0 always qualifies:
-    it changes nothing)."""
+    """The largest ``lam`` found whose PSNR is at least ``goal`` dB (0 if none: it changes
+    the least)."""
     low, high = 0.0, LAM_START
     while psnr_of(high) >= goal:
         low, high = high, high * 8
