@@ -143,7 +143,8 @@ def compress(
     with the original's metadata, as close to the original's pixels as the size allows;
     the original cannot be recovered from it, so --rm is refused. A file lossy mode cannot
     improve on (or with data after its end, like an MPO) keeps its lossless .jrz, and says
-    why. A rerun skips only lossy outputs made from the same source for the same target.
+    why. A rerun skips the lossy outputs made from the same source for the same target,
+    and the lossless ones lossy mode keeps.
     """
     from .options import Options
 
