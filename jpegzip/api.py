@@ -407,11 +407,11 @@ def _try_lossy(
         sizes = LosslessSizes(len(lossless), len(sections["coefficients"]))
         overhead = sizes.total - sizes.coefficients + _LOSSY_SECTION_BYTES
         lossy = codec.encode_lossy(data, target, sizes, overhead, options)
-        packed = _pack_lossy(data, target, lossy, sizes.total, options)
+        packed, report = _pack_lossy(data, target, lossy, sizes.total, options)
         missed = len(packed) - (lossy.estimated_size or len(packed))
         if abs(missed) > _OVERHEAD_SLACK * len(packed):  # the new JPEG's headers differ
             lossy = codec.encode_lossy(data, target, sizes, overhead + missed, options)
-            packed = _pack_lossy(data, target, lossy, sizes.total, options)
+            packed, report = _pack_lossy(data, target, lossy, sizes.total, options)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # as in _try_lossless: a failure never loses the file
@@ -420,15 +420,14 @@ def _try_lossy(
     if len(packed) >= len(lossless):
         return None, "lossy-no-gain: the lossless .jrz is as small"
     digest = container.sha256(lossy.jpeg)
-    report = LossyReport.from_bytes(container.read(packed).sections["lossy"])
     return (packed, Result(Mode.LOSSY.value, None, len(data), len(packed), digest, report)), None
 
 
 def _pack_lossy(
     data: bytes, target: Target, lossy: LossyJpeg, lossless_size: int, options: Options
-) -> bytes:
-    """The lossy .jrz: the requantized JPEG coded losslessly, with a ``lossy`` section,
-    decoded again and compared before it is returned."""
+) -> tuple[bytes, LossyReport]:
+    """The lossy .jrz (the requantized JPEG coded losslessly, with a ``lossy`` section,
+    decoded again and compared before it is returned) and its report."""
     from . import codec
     from .lossy.report import psnr_field
 
@@ -442,7 +441,7 @@ def _pack_lossy(
     )
     if _rebuild(container.read(packed), options) != lossy.jpeg:
         raise VerificationFailed("decoding the lossy .jrz did not give its JPEG back")
-    return packed
+    return packed, report
 
 
 def _store(data: bytes, options: Options) -> bytes:

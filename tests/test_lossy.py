@@ -205,11 +205,11 @@ def test_a_failing_lossy_path_keeps_the_lossless_jrz(monkeypatch):
     import jpegzip.lossy.encoder as encoder
 
     def broken(jpeg: bytes):
-        raise OSError("libjpeg cannot read this")
+        raise ValueError("libjpeg cannot decode this JPEG to pixels")
 
     monkeypatch.setattr(encoder, "decoded_pixels", broken)
     packed, result = api.compress_with_result(SAMPLE, Options(rate=0.8))
-    assert result.mode == "lossless" and result.note.startswith("lossy-failed: OSError")
+    assert result.mode == "lossless" and result.note.startswith("lossy-failed: ValueError")
     assert jpegzip.decompress(packed) == SAMPLE
 
 

@@ -13,14 +13,18 @@ _ROWS_AT_A_TIME = 256  # bounds the working memory on camera-sized images
 
 
 def decoded_pixels(jpeg: bytes) -> np.ndarray:
-    """The JPEG's pixels as libjpeg (jpeglib) decodes them by default (RGB for colour)."""
+    """The JPEG's pixels as libjpeg (jpeglib) decodes them by default (RGB for colour);
+    ValueError when libjpeg refuses the file."""
     import jpeglib
 
     with tempfile.TemporaryDirectory(prefix="jpegzip-") as folder:  # jpeglib reads paths only
         path = os.path.join(folder, "image.jpg")
         with open(path, "wb") as handle:
             handle.write(jpeg)
-        return np.asarray(jpeglib.read_spatial(path).spatial)
+        try:
+            return np.asarray(jpeglib.read_spatial(path).spatial)
+        except OSError:  # jpeglib names its temporary path; say what failed instead
+            raise ValueError("libjpeg cannot decode this JPEG to pixels") from None
 
 
 def psnr(reference: np.ndarray, pixels: np.ndarray) -> float:
