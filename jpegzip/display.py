@@ -181,7 +181,7 @@ def print_info(console: Console, facts: dict[str, Any]) -> None:
         rows.append(("trailing", f"{facts['trailing_bytes']} bytes after the end of the image"))
     console.print(facts["file"], highlight=False)
     for label, value in rows:
-        console.print(f"  {label:<9} {value}", highlight=False)
+        console.print(f"  {label:<10} {value}", highlight=False)
 
 
 def describe_image(image: dict[str, Any] | None) -> str | None:
