@@ -50,12 +50,16 @@ class Ladder:
         above 255 (a baseline DQT entry; a 16-bit original entry becomes 255, finer)."""
         bands = self.multipliers_at(lam)
         per_frequency = bands[:, band_of_frequency()]
-        tables = []
-        for index, table in enumerate(quant_tables):
-            table = np.asarray(table, np.int64)
-            scaled = np.rint(table * per_frequency[min(index, 1)]).astype(np.int64)
-            tables.append(np.minimum(np.maximum(scaled, table), MAX_ENTRY))
-        return tables
+        return [coarser_table(table, per_frequency[min(index, 1)])
+                for index, table in enumerate(quant_tables)]  # fmt: skip
+
+
+def coarser_table(table: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
+    """``table`` times ``multiplier`` (per entry or one for all), rounded, never finer than
+    ``table`` and never above a baseline DQT entry (255)."""
+    table = np.asarray(table, np.int64)
+    scaled = np.rint(table * multiplier).astype(np.int64)
+    return np.minimum(np.maximum(scaled, table), MAX_ENTRY)
 
 
 def band_of_frequency() -> np.ndarray:

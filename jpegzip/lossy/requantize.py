@@ -25,6 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from .ladder import coarser_table
+
 # Squared error on Y, Cb and Cr -> mean squared error over R, G and B (JFIF, ITU-R BT.601):
 # R = Y + 1.402 Cr, G = Y - 0.344 Cb - 0.714 Cr, B = Y + 1.772 Cb, averaged over 3 channels.
 _YCC_TO_RGB_WEIGHTS = (1.0, (0.344**2 + 1.772**2) / 3, (1.402**2 + 0.714**2) / 3)
@@ -69,14 +71,9 @@ def scale_tables(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(planes, tables) with every table entry times ``scale`` (rounded, 1..255) and the
     coefficients re-rounded to the new steps."""
-    new_planes, new_tables = [], []
-    for plane, table in zip(planes, quant_tables, strict=True):
-        table = np.asarray(table, np.int64)
-        scaled = np.clip(np.rint(table * scale), 1, 255).astype(np.int64)
-        scaled = np.maximum(scaled, np.minimum(table, 255))  # never finer than the original
-        values = plane.astype(np.int64) * table
-        new_planes.append(_round_half_away(values, scaled).astype(np.int16))
-        new_tables.append(scaled)
+    new_tables = [coarser_table(table, scale) for table in quant_tables]
+    new_planes = [_decide(np.asarray(plane), np.asarray(table, np.int64), new, 1.0, 0.0)
+                  for plane, table, new in zip(planes, quant_tables, new_tables, strict=True)]
     return new_planes, new_tables
 
 
@@ -162,8 +159,3 @@ def _decide_plane(plane, magnitudes, table, new_table, bins, log_cost, weight, l
                         if cost < best_cost:
                             best, best_cost = candidate, cost
                 out[r, c, k] = -best if plane[r, c, k] < 0 else best
-
-
-def _round_half_away(values: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """values / steps rounded to the nearest integer, halves away from zero (as libjpeg)."""
-    return np.sign(values) * ((np.abs(values) + steps // 2) // steps)
