@@ -2,7 +2,9 @@
 
 Sections of a lossless .jrz (documented in docs/FORMAT.md; a lossy .jrz is the lossless
 coding of its requantized JPEG, plus a ``lossy`` section the api writes):
-- ``raw``:    zstd of every byte outside the entropy-coded segments (markers, metadata, tail);
+- ``raw-d1``: every byte outside the entropy-coded segments (markers, metadata, tail), zstd
+  against the shipped header dictionary (header_dict.py); files written before it hold
+  ``raw``, the same bytes in plain zstd, and still decode;
 - ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
 - ``coefficients``: the quantized DCT coefficients, coded by the context model.
 The frame, tables and scan structure are not stored twice: decoding walks ``raw`` again.
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import zstandard
 
-from . import container
+from . import container, header_dict
 from .errors import ContainerError, LimitExceeded, Unsupported
 from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
 from .jpeg.blocks import component_offsets
@@ -62,10 +64,9 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]
     layout = record.layout
     sampling = [(c.h, c.v) for c in layout.frame.components]
     quant = _model_quant_tables(layout)
-    compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
     return {
-        "raw": compressor.compress(record.raw),
-        "scans": compressor.compress(pack_side_info(record.side)),
+        header_dict.RAW_SECTION: header_dict.compress(record.raw),
+        "scans": zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(pack_side_info(record.side)),
         "coefficients": encode_planes(record.planes(), quant, sampling,
                                       _model().on_device(options.device)),
     }
@@ -103,11 +104,11 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
     """
     from .coding import decode_planes
 
-    missing = {"raw", "scans", "coefficients"} - sections.keys()
+    missing = {"scans", "coefficients"} - sections.keys()
     if missing:
         raise ContainerError(f"missing sections: {', '.join(sorted(missing))}")
     # Neither section can hold more than the original file (raw is a part of it).
-    raw = container.unzstd(sections["raw"], options.max_input_bytes, "raw section")
+    raw = header_dict.header_bytes(sections, options.max_input_bytes)
     scans = container.unzstd(sections["scans"], options.max_input_bytes, "scans section")
     side = unpack_side_info(scans)
     try:

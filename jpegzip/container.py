@@ -120,22 +120,25 @@ def unpack_stored(sections: dict[str, bytes], original_length: int) -> bytes:
     return _read_bounded(sections[STORED_SECTION], original_length + 1, "stored payload")
 
 
-def unzstd(data: bytes, limit: int, what: str) -> bytes:
+def unzstd(data: bytes, limit: int, what: str,
+           decompressor: zstandard.ZstdDecompressor | None = None) -> bytes:
     """Decompress a zstd frame of at most ``limit`` bytes, or raise ContainerError.
 
     Never trusts the size a frame claims in its header (python-zstandard's one-shot
     ``decompress`` allocates it whatever ``max_output_size`` says): output grows in
-    bounded steps and stops one byte past the limit.
+    bounded steps and stops one byte past the limit. ``decompressor``: one holding a
+    dictionary (header_dict.py); None: plain zstd.
     """
-    output = _read_bounded(data, limit + 1, what)
+    output = _read_bounded(data, limit + 1, what, decompressor)
     if len(output) > limit:
         raise ContainerError(f"{what}: decompresses to more than {limit} bytes")
     return output
 
 
-def _read_bounded(data: bytes, most: int, what: str) -> bytes:
+def _read_bounded(data: bytes, most: int, what: str,
+                  decompressor: zstandard.ZstdDecompressor | None = None) -> bytes:
     """At most ``most`` bytes of the zstd frame in ``data``, read in chunks."""
-    reader = zstandard.ZstdDecompressor().stream_reader(data)
+    reader = (decompressor or zstandard.ZstdDecompressor()).stream_reader(data)
     output = bytearray()
     try:
         while len(output) < most:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import container
+from . import container, header_dict
 from .container import Container, Mode
 from .errors import ContainerError, JpegzipError
 from .options import DEFAULT, Options
@@ -78,10 +78,8 @@ def _header_bytes(parsed: Container) -> bytes:
     """The bytes whose markers describe the image: raw header bytes, or the stored JPEG."""
     if parsed.mode is Mode.STORED:
         return container.unpack_stored(parsed.sections, parsed.original_length)
-    if "raw" not in parsed.sections:
-        raise ContainerError("missing section: raw")
     # raw is a part of the original (bounded by the caller's limit check)
-    return container.unzstd(parsed.sections["raw"], parsed.original_length, "raw section")
+    return header_dict.header_bytes(parsed.sections, parsed.original_length)
 
 
 def _image(header: bytes) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from collections.abc import Callable
 
 import zstandard
 
+from jpegzip import header_dict
+from jpegzip.errors import ContainerError
+
 Mutation = Callable[[random.Random, bytes, list[bytes]], "bytes | None"]
 
 _U16 = (0, 1, 2, 7, 8, 9, 255, 256, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF, 11000, 16384)
@@ -271,20 +274,26 @@ def section_inside(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
     """Mutate what a zstd section holds (header bytes, side information, a stored JPEG),
     then compress it again: this reaches the parsers behind the decompression."""
     found = _sections(data)
-    names = [n for n in sorted(found or ()) if n in ("raw", "scans", "zstd")]
+    names = [n for n in sorted(found or ()) if n in ("raw", "raw-d1", "scans", "zstd")]
     if not found or not names:
         return None
     name = rng.choice(names)
-    try:  # streamed: an earlier mutation may have made the frame claim any size
-        inner = zstandard.ZstdDecompressor().stream_reader(found[name]).read(1 << 24)
-    except zstandard.ZstdError:
+    try:  # bounded: an earlier mutation may have made the frame claim any size
+        if name == "raw-d1":
+            inner = header_dict.decompress(found[name], 1 << 24, name)
+        else:
+            inner = zstandard.ZstdDecompressor().stream_reader(found[name]).read(1 << 24)
+    except (zstandard.ZstdError, ContainerError):
         return None
     if name == "scans":
         mutation = rng.choice((*BYTE_MUTATIONS, side_info, side_info, side_info))
     else:
         mutation = rng.choice((*BYTE_MUTATIONS, *JPEG_MUTATIONS))
     changed = mutation(rng, inner, [inner]) or inner
-    found[name] = zstandard.ZstdCompressor(level=3).compress(changed)
+    if name == "raw-d1":
+        found[name] = header_dict.compress(changed)
+    else:
+        found[name] = zstandard.ZstdCompressor(level=3).compress(changed)
     return _pack(data, found)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import zstandard
 
-from jpegzip import codec
+from jpegzip import codec, header_dict
 from jpegzip.errors import ContainerError, JpegzipError
 from jpegzip.jpeg import read_jpeg
 
@@ -18,7 +19,7 @@ EDGE_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" /
 def test_fixture_round_trips_through_the_model(path):
     data = path.read_bytes()
     sections = codec.encode_lossless(data)
-    assert set(sections) == {"raw", "scans", "coefficients"}
+    assert set(sections) == {"raw-d1", "scans", "coefficients"}
     assert codec.decode_lossless(sections) == data
 
 
@@ -31,7 +32,7 @@ def test_damaged_sections_raise_container_error():
         with pytest.raises(ContainerError):
             codec.decode_lossless(damaged)
     with pytest.raises(ContainerError):
-        codec.decode_lossless({"raw": sections["raw"]})
+        codec.decode_lossless({"raw-d1": sections["raw-d1"]})
 
 
 def test_every_edge_file_the_jpeg_layer_takes_goes_through_the_model():
@@ -47,3 +48,34 @@ def test_every_edge_file_the_jpeg_layer_takes_goes_through_the_model():
         assert codec.decode_lossless(codec.encode_lossless(data)) == data, path
         taken += 1
     assert taken >= 165
+
+
+def test_header_section_uses_the_dictionary_and_legacy_raw_still_decodes():
+    data = (FIXTURES / "restarts_444_dri5.jpg").read_bytes()
+    sections = codec.encode_lossless(data)
+    header = header_dict.header_bytes(sections, len(data))
+    assert data.startswith(header[:2]) and len(sections["raw-d1"]) < len(zstandard.compress(header))
+    legacy = {"raw": zstandard.compress(header)} | {k: v for k, v in sections.items()
+                                                     if k != "raw-d1"}
+    assert codec.decode_lossless(legacy) == data  # .jrz files written before the dictionary
+    with pytest.raises(ContainerError, match="two header sections"):
+        codec.decode_lossless(sections | {"raw": legacy["raw"]})
+
+
+def test_a_libjpeg_header_codes_in_a_few_dozen_bytes(make_jpeg):
+    data = make_jpeg(width=64, height=48)  # Pillow: IJG tables, standard Huffman tables
+    header = read_jpeg(data).raw
+    packed = header_dict.compress(header)
+    assert len(header) > 500 and len(packed) < 80
+    assert header_dict.header_bytes({"raw-d1": packed}, len(header)) == header
+
+
+def test_a_changed_dictionary_is_refused(monkeypatch):
+    monkeypatch.setattr(header_dict, "DICTIONARY_SHA256", "0" * 64)
+    header_dict._dictionary_bytes.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="not the dictionary"):
+            header_dict.decompress(zstandard.compress(b"\xff\xd8"), 2, "raw section")
+    finally:
+        monkeypatch.undo()
+        header_dict._dictionary_bytes.cache_clear()

@@ -16,7 +16,7 @@ import pytest
 import zstandard
 
 import jpegzip
-from jpegzip import api, codec, container
+from jpegzip import api, codec, container, header_dict
 from jpegzip.container import Container, Mode
 from jpegzip.errors import BadOption, ContainerError, LimitExceeded
 from jpegzip.jpeg import read_jpeg
@@ -35,8 +35,12 @@ def bomb(size: int) -> bytes:
 
 
 def lossless_container(original: bytes, **sections: bytes) -> bytes:
-    """A lossless .jrz of ``original`` through the model, with some sections replaced."""
-    parts = codec.encode_lossless(original) | sections
+    """A lossless .jrz of ``original`` through the model, with some sections replaced (a
+    legacy plain-zstd ``raw`` section replaces the dictionary-coded ``raw-d1``)."""
+    parts = codec.encode_lossless(original)
+    if "raw" in sections:
+        del parts["raw-d1"]
+    parts |= sections
     digest = container.sha256(original)
     return container.write(Container(Mode.LOSSLESS, codec.model_id(), len(original), digest, parts))
 
@@ -130,7 +134,7 @@ def test_stored_zstd_bomb_stops_at_the_claimed_length(jpeg_bytes):
     assert peak < 8 << 20
 
 
-@pytest.mark.parametrize("section", ["raw", "scans"])
+@pytest.mark.parametrize("section", ["raw-d1", "raw", "scans"])
 def test_sections_never_decompress_past_the_limit(jpeg_bytes, section):
     packed = lossless_container(jpeg_bytes, **{section: bomb(8 << 20)})
     tracemalloc.start()
@@ -168,10 +172,11 @@ def test_frame_claiming_65535_squared_is_stored_whole(jpeg_bytes):
     assert (result.mode, result.stored_reason) == ("stored", "image-too-large")
     assert api.decompress(packed) == claims
     huge = lossless_container(jpeg_bytes)
-    raw = container.read(huge).sections["raw"]
-    header = with_frame_size(zstandard.ZstdDecompressor().decompress(raw), 65535, 65535)
-    with pytest.raises(LimitExceeded, match="65535x65535"):
-        api.decompress(lossless_container(jpeg_bytes, raw=zstandard.compress(header)))
+    header = header_dict.header_bytes(container.read(huge).sections, len(jpeg_bytes))
+    header = with_frame_size(header, 65535, 65535)
+    for section in ({"raw": zstandard.compress(header)}, {"raw-d1": header_dict.compress(header)}):
+        with pytest.raises(LimitExceeded, match="65535x65535"):
+            api.decompress(lossless_container(jpeg_bytes, **section))
 
 
 # --- side information that does not fit its scan --------------------------------------------
