@@ -165,8 +165,9 @@ def test_golden_files_still_decode():
 
 @pytest.mark.skipif(not os.environ.get("JPEGZIP_REGENERATE_GOLDEN"), reason="explicit flag only")
 def test_regenerate_golden_files(make_jpeg):
-    """Golden files are written once per format version and model; old ones must keep
-    decoding, so a new model ships beside the old weights rather than replacing them."""
+    """Golden files are written once per format version, model and header section; old
+    ones must keep decoding, so a new model ships beside the old weights rather than
+    replacing them."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     original = make_jpeg(width=24, height=16, seed=7)
     (GOLDEN / "stored_v1.jpg").write_bytes(original)
@@ -174,7 +175,8 @@ def test_regenerate_golden_files(make_jpeg):
     photo = make_jpeg(width=96, height=64, seed=3)
     packed, result = api.compress_with_result(photo)
     assert result.mode == "lossless"
-    name = "lossless_" + Path(SHIPPED_WEIGHTS[0]).stem.replace("-", "_")
+    header = next(n for n in container.read(packed).sections if n.startswith("raw"))
+    name = "_".join(("lossless", Path(SHIPPED_WEIGHTS[0]).stem, header)).replace("-", "_")
     (GOLDEN / f"{name}.jpg").write_bytes(photo)
     (GOLDEN / f"{name}.jrz").write_bytes(packed)
 
