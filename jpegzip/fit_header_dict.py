@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import JpegzipError
 from .jpeg import read_jpeg
 
 LIBRARIES = ("6b", "turbo210", "mozjpeg403")
@@ -92,7 +93,7 @@ def corpus_headers(corpus: Path) -> Iterator[bytes]:
         if path.suffix.lower() in (".jpg", ".jpeg") and "kodak" not in path.parts:
             try:
                 yield read_jpeg(path.read_bytes()).raw
-            except Exception:  # noqa: BLE001 - a file the layer refuses has no header to learn
+            except JpegzipError:  # a file the layer refuses has no header to learn from
                 continue
 
 
