@@ -114,6 +114,7 @@ def budget(files: list[Path]) -> dict[str, float]:
 
 _BASIS = np.array([[(np.sqrt(1 / 8) if v == 0 else 0.5) * np.cos((2 * x + 1) * v * np.pi / 16)
                     for x in range(8)] for v in range(8)])  # [frequency, pixel]
+_AROUND = ((0, -1), (0, 1), (-1, 0), (1, 0))  # the four axial neighbours (row, column)
 
 
 def _edge_samples(planes, quant) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -144,9 +145,6 @@ def _edge_samples(planes, quant) -> list[tuple[np.ndarray, np.ndarray, np.ndarra
             magnitude = sum(np.abs(n) for n in near)
             out.append((value, magnitude, prediction))
     return out
-
-
-_AROUND = ((0, -1), (0, 1), (-1, 0), (1, 0))
 
 
 def _held_out_bits(train: tuple, test: tuple, with_prediction: bool) -> float:
