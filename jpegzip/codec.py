@@ -5,6 +5,8 @@ coding of its requantized JPEG, plus a ``lossy`` section the api writes):
 - ``raw-d1``: every byte outside the entropy-coded segments (markers, metadata, tail), zstd
   against the shipped header dictionary (header_dict.py); files written before it hold
   ``raw``, the same bytes in plain zstd, and still decode;
+- ``embedded`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails),
+  each a nested lossless .jrz, blanked in ``raw-d1`` (embedded.py);
 - ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
 - ``coefficients``: the quantized DCT coefficients, coded by the context model.
 The frame, tables and scan structure are not stored twice: decoding walks ``raw`` again.
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import zstandard
 
-from . import container, header_dict
+from . import container, embedded, header_dict
 from .errors import ContainerError, LimitExceeded, Unsupported
 from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
 from .jpeg.blocks import component_offsets
@@ -52,8 +54,10 @@ def model_ids() -> tuple[bytes, ...]:
     return tuple(shipped_models())
 
 
-def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]:
-    """Split a JPEG into sections that ``decode_lossless`` turns back into the same bytes.
+def encode_lossless(jpeg: bytes, options: Options = DEFAULT, *,
+                    embedded_jpegs: bool = True) -> dict[str, bytes]:
+    """Split a JPEG into sections that ``decode_lossless`` turns back into the same bytes;
+    ``embedded_jpegs``: code the JPEGs embedded in its header with the model too.
 
     Raises Unsupported(reason) when the file cannot go through the model, including a frame
     of more than ``options.max_coefficients`` coefficients (``image-too-large``).
@@ -65,7 +69,7 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT) -> dict[str, bytes]
     sampling = [(c.h, c.v) for c in layout.frame.components]
     quant = _model_quant_tables(layout)
     return {
-        header_dict.RAW_SECTION: header_dict.compress(record.raw),
+        **_header_sections(record.raw, options, embedded_jpegs),
         "scans": zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(pack_side_info(record.side)),
         "coefficients": encode_planes(record.planes(), quant, sampling,
                                       _model().on_device(options.device)),
@@ -94,9 +98,10 @@ def encode_lossy(jpeg: bytes, target: Target, lossless: LosslessSizes, overhead:
 
 
 def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
-                    coded_with: bytes | None = None) -> bytes:
+                    coded_with: bytes | None = None, *, embedded_jpegs: bool = True) -> bytes:
     """Rebuild the JPEG bytes from the sections made by ``encode_lossless`` with the model
     ``coded_with`` (an id from ``model_ids()``; None: the default model).
+    ``embedded_jpegs=False`` (a nested .jrz) refuses an ``embedded`` section.
 
     Damaged or inconsistent sections raise ContainerError (the container's own checksums
     make that rare; this is the second line). A frame over ``options.max_coefficients``
@@ -109,6 +114,10 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
         raise ContainerError(f"missing sections: {', '.join(sorted(missing))}")
     # Neither section can hold more than the original file (raw is a part of it).
     raw = header_dict.header_bytes(sections, options.max_input_bytes)
+    if embedded.SECTION in sections:
+        if not embedded_jpegs:
+            raise ContainerError("embedded section inside an embedded JPEG")
+        raw = _restore_embedded(raw, sections[embedded.SECTION], options)
     scans = container.unzstd(sections["scans"], options.max_input_bytes, "scans section")
     side = unpack_side_info(scans)
     try:
@@ -136,6 +145,61 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
     for plane, view in zip(planes, split_planes(layout, coefficients), strict=True):
         view[...] = plane
     return write_jpeg(JpegRecord(layout, raw, side, coefficients))
+
+
+def _header_sections(raw: bytes, options: Options, embedded_jpegs: bool) -> dict[str, bytes]:
+    """The header bytes against the dictionary; with ``embedded_jpegs``, the embedded JPEGs
+    the model codes smaller than zstd does go to the ``embedded`` section instead (blanked
+    in the header bytes), when that makes the two sections smaller than the header alone."""
+    plain = {header_dict.RAW_SECTION: header_dict.compress(raw)}
+    taken = []
+    for start, end in embedded.spans(raw) if embedded_jpegs else []:
+        nested = _nested_jrz(raw[start:end], options)
+        if nested is not None and len(nested) < len(header_dict.compress(raw[start:end])):
+            taken.append((start, end, nested))
+    if not taken:
+        return plain
+    sections = {
+        header_dict.RAW_SECTION: header_dict.compress(
+            embedded.blank(raw, [(start, end) for start, end, _ in taken])),
+        embedded.SECTION: embedded.pack([(start, nested) for start, _, nested in taken]),
+    }
+    smaller = sum(map(len, sections.values())) < len(plain[header_dict.RAW_SECTION])
+    return sections if smaller else plain
+
+
+def _nested_jrz(jpeg: bytes, options: Options) -> bytes | None:
+    """An embedded JPEG as a lossless .jrz of its own, checked by decoding it; None when
+    the model cannot code it (it then stays in the header bytes)."""
+    try:
+        sections = encode_lossless(jpeg, options, embedded_jpegs=False)
+        packed = container.write(container.Container(
+            container.Mode.LOSSLESS, model_id(), len(jpeg), container.sha256(jpeg), sections))
+        return packed if _decode_nested(packed, len(jpeg), options) == jpeg else None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # no JPEG after all, or one the model refuses (as in api.py, a
+        return None  # constriction panic is a BaseException): it stays where it was
+
+
+def _decode_nested(packed: bytes, room: int, options: Options) -> bytes:
+    """The JPEG of a nested .jrz, at most ``room`` bytes, checked against its SHA-256."""
+    parsed = container.read(packed)
+    if parsed.mode is not container.Mode.LOSSLESS or parsed.model_id not in model_ids():
+        raise ContainerError("embedded section: an entry is no lossless .jrz of a known model")
+    if parsed.original_length > room:
+        raise ContainerError("embedded section: a span outside the header bytes")
+    jpeg = decode_lossless(parsed.sections, options, parsed.model_id, embedded_jpegs=False)
+    if len(jpeg) != parsed.original_length or container.sha256(jpeg) != parsed.original_sha256:
+        raise ContainerError("embedded section: an entry does not decode to its checksum")
+    return jpeg
+
+
+def _restore_embedded(raw: bytes, section: bytes, options: Options) -> bytes:
+    """The header bytes with the embedded JPEGs of the section decoded back in."""
+    decoded = [(offset, _decode_nested(nested, max(len(raw) - offset, 0), options))
+               for offset, nested in embedded.unpack(section)]
+    return embedded.restore(raw, decoded)
 
 
 def _model_quant_tables(layout: JpegLayout) -> list[np.ndarray]:

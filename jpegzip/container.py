@@ -18,7 +18,11 @@ import zstandard
 from .errors import ContainerError
 
 MAGIC = b"\x89JRZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this jpegzip reads and writes
+# The first format version that may hold a section; a file is written with the oldest
+# version its sections allow, so an older reader refuses one it cannot decode as too new
+# (rather than failing its checksum), and every other file stays readable by it.
+SECTION_VERSIONS = {"embedded": 2}
 MODEL_ID_LENGTH = 32
 STORED_SECTION = "zstd"
 STORED_LEVEL = 19
@@ -66,7 +70,7 @@ def write(container: Container) -> bytes:
     """Serialize a container. Raises ValueError for values the format cannot hold."""
     _check_writable(container)
     parts = [
-        _PREAMBLE.pack(MAGIC, FORMAT_VERSION),
+        _PREAMBLE.pack(MAGIC, version_for(container.sections)),
         _HEADER.pack(
             _MODE_BYTES[container.mode],
             container.model_id,
@@ -101,6 +105,11 @@ def read(data: bytes) -> Container:
             pass
         raise ContainerError("checksum mismatch: the container is corrupt")
     return _parse_body(body)
+
+
+def version_for(sections: dict[str, bytes]) -> int:
+    """The format version a file with these sections is written with."""
+    return max([1] + [SECTION_VERSIONS.get(name, 1) for name in sections])
 
 
 def sha256(data: bytes) -> bytes:

@@ -38,6 +38,19 @@ def make_jpeg() -> Callable[..., bytes]:
     return _make_jpeg
 
 
+def _with_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
+    payload = b"Exif\x00\x00II*\x00\x08\x00\x00\x00" + thumbnail
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return jpeg[:2] + segment + jpeg[2:]
+
+
+@pytest.fixture
+def with_thumbnail() -> Callable[[bytes, bytes], bytes]:
+    """``with_thumbnail(jpeg, thumbnail)``: ``jpeg`` with an EXIF-like APP1 segment right
+    after its SOI that carries ``thumbnail`` (where cameras put theirs, after TIFF bytes)."""
+    return _with_thumbnail
+
+
 @pytest.fixture
 def jpeg_bytes() -> bytes:
     return _make_jpeg()

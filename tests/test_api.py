@@ -164,21 +164,25 @@ def test_golden_files_still_decode():
 
 
 @pytest.mark.skipif(not os.environ.get("JPEGZIP_REGENERATE_GOLDEN"), reason="explicit flag only")
-def test_regenerate_golden_files(make_jpeg):
-    """Golden files are written once per format version, model and header section; old
-    ones must keep decoding, so a new model ships beside the old weights rather than
-    replacing them."""
+def test_regenerate_golden_files(make_jpeg, with_thumbnail):
+    """Golden files are written once per format version, model and header section (and
+    with an embedded thumbnail, format 2); old ones must keep decoding, so a new model
+    ships beside the old weights rather than replacing them."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     original = make_jpeg(width=24, height=16, seed=7)
     (GOLDEN / "stored_v1.jpg").write_bytes(original)
     (GOLDEN / "stored_v1.jrz").write_bytes(stored_container(original))
     photo = make_jpeg(width=96, height=64, seed=3)
-    packed, result = api.compress_with_result(photo)
-    assert result.mode == "lossless"
-    header = next(n for n in container.read(packed).sections if n.startswith("raw"))
-    name = "_".join(("lossless", Path(SHIPPED_WEIGHTS[0]).stem, header)).replace("-", "_")
-    (GOLDEN / f"{name}.jpg").write_bytes(photo)
-    (GOLDEN / f"{name}.jrz").write_bytes(packed)
+    thumbnailed = with_thumbnail(photo, make_jpeg(width=96, height=64, seed=4, quality=90))
+    for jpeg in (photo, thumbnailed):
+        packed, result = api.compress_with_result(jpeg)
+        assert result.mode == "lossless"
+        sections = container.read(packed).sections
+        header = next(n for n in sections if n.startswith("raw"))
+        extra = [n for n in sections if n == "embedded"]
+        name = "_".join(["lossless", Path(SHIPPED_WEIGHTS[0]).stem, header, *extra])
+        (GOLDEN / f"{name.replace('-', '_')}.jpg").write_bytes(jpeg)
+        (GOLDEN / f"{name.replace('-', '_')}.jrz").write_bytes(packed)
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch, jpeg_bytes):

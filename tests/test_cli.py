@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import jpegzip
-from jpegzip import api
+from jpegzip import api, container
 from jpegzip.cli import app
 
 
@@ -91,7 +91,7 @@ def test_existing_output_is_refused_without_force(photo):
 
 
 def future_version(packed: bytes) -> bytes:
-    body = packed[:4] + struct.pack("<H", 2) + packed[6:-4]
+    body = packed[:4] + struct.pack("<H", container.FORMAT_VERSION + 1) + packed[6:-4]
     return body + struct.pack("<I", zlib.crc32(body))
 
 

@@ -60,7 +60,7 @@ def test_no_sections_round_trip():
 
 def test_layout_offsets_match_the_documented_ones():
     packed = container.write(sample(Mode.STORED, sections={"zstd": b"abc"}))
-    assert struct.unpack_from("<H", packed, VERSION_OFFSET)[0] == container.FORMAT_VERSION
+    assert struct.unpack_from("<H", packed, VERSION_OFFSET)[0] == 1
     assert packed[MODE_OFFSET] == 3
     assert struct.unpack_from("<H", packed, SECTION_COUNT_OFFSET)[0] == 1
     assert packed[SECTION_COUNT_OFFSET + 2 :][:5] == b"\x04zstd"
@@ -110,9 +110,19 @@ def test_appended_bytes_are_caught():
 
 
 def test_newer_format_version_is_refused_by_name():
-    future = patch(container.write(sample()), VERSION_OFFSET, struct.pack("<H", 2))
-    with pytest.raises(ContainerError, match="format version 2 is newer than this jpegzip"):
+    future = patch(container.write(sample()), VERSION_OFFSET, struct.pack("<H", 3))
+    with pytest.raises(ContainerError, match="format version 3 is newer than this jpegzip"):
         container.read(reseal(future))
+
+
+def test_a_file_takes_the_oldest_version_its_sections_allow():
+    """Version 2 added the ``embedded`` section: only files holding it are version 2, so
+    jpegzip releases that read version 1 still read every other file."""
+    plain = container.write(sample(sections={"raw-d1": b"a", "coefficients": b"b"}))
+    newer = container.write(sample(sections={"raw-d1": b"a", "embedded": b"\x00"}))
+    assert struct.unpack_from("<H", plain, VERSION_OFFSET)[0] == 1
+    assert struct.unpack_from("<H", newer, VERSION_OFFSET)[0] == 2 == container.FORMAT_VERSION
+    assert container.read(newer).sections["embedded"] == b"\x00"
 
 
 def test_format_version_zero_is_unknown():

@@ -1,0 +1,96 @@
+"""JPEGs embedded in a JPEG's header bytes (EXIF thumbnails, mostly): where they are, and
+how the ``embedded`` section lists them.
+
+A camera photo carries a 5-12 kB thumbnail inside its EXIF segment, 5-10 % of a phone
+photo's .jrz when zstd codes it as plain bytes. The codec codes each one with the model
+instead, as a nested lossless .jrz, and blanks its bytes (zeros, same length) in the header
+bytes, so the header section shrinks and keeps its layout (segment lengths, offsets).
+Decoding writes each embedded JPEG back over its blank before anything parses the header.
+
+Candidates are found by their bytes alone (an SOI marker followed by another marker, up to
+the next EOI): whatever such a span holds, the codec only takes it when its nested .jrz
+decodes back to exactly those bytes, so a wrong guess costs nothing but time.
+
+``embedded`` section: a count byte, then per entry its offset in the header bytes and its
+length (unsigned 64-bit little-endian each) and the nested .jrz; offsets ascending, spans
+not overlapping.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .errors import ContainerError
+
+SECTION = "embedded"
+MOST = 4  # embedded JPEGs tried per file (a photo has one thumbnail, an MPO two images)
+_SOI = b"\xff\xd8\xff"
+_EOI = b"\xff\xd9"
+_ENTRY = struct.Struct("<QQ")
+
+
+def spans(header: bytes) -> list[tuple[int, int]]:
+    """[start, end) of each candidate embedded JPEG after the file's own SOI, at most MOST."""
+    found: list[tuple[int, int]] = []
+    position = 2
+    while len(found) < MOST:
+        start = header.find(_SOI, position)
+        end = header.find(_EOI, start + len(_SOI)) if start >= 0 else -1
+        if end < 0:
+            break
+        found.append((start, end + len(_EOI)))
+        position = end + len(_EOI)
+    return found
+
+
+def blank(header: bytes, taken: list[tuple[int, int]]) -> bytes:
+    """The header bytes with each span zeroed (same length)."""
+    out = bytearray(header)
+    for start, end in taken:
+        out[start:end] = bytes(end - start)
+    return bytes(out)
+
+
+def pack(entries: list[tuple[int, bytes]]) -> bytes:
+    """The section: (offset, nested .jrz) per embedded JPEG, offsets ascending."""
+    if len(entries) > MOST:
+        raise ValueError(f"at most {MOST} embedded JPEGs")
+    out = [bytes([len(entries)])]
+    for offset, nested in entries:
+        out += [_ENTRY.pack(offset, len(nested)), nested]
+    return b"".join(out)
+
+
+def unpack(section: bytes) -> list[tuple[int, bytes]]:
+    """Inverse of ``pack``; a damaged section raises ContainerError."""
+    if not section or section[0] > MOST:
+        raise ContainerError("embedded section: bad entry count")
+    entries = []
+    position = 1
+    for _ in range(section[0]):
+        if position + _ENTRY.size > len(section):
+            raise ContainerError("embedded section: truncated")
+        offset, length = _ENTRY.unpack_from(section, position)
+        position += _ENTRY.size
+        if length > len(section) - position:
+            raise ContainerError("embedded section: truncated")
+        entries.append((offset, section[position: position + length]))
+        position += length
+    if position != len(section):
+        raise ContainerError("embedded section: bytes after the last entry")
+    return entries
+
+
+def restore(header: bytes, decoded: list[tuple[int, bytes]]) -> bytes:
+    """The header bytes with each decoded embedded JPEG written over its blank; the spans
+    must lie inside the header, ascending and apart, over zeros (else ContainerError)."""
+    out = bytearray(header)
+    end = 0
+    for offset, jpeg in decoded:
+        if offset < end or offset + len(jpeg) > len(out):
+            raise ContainerError("embedded section: a span outside the header bytes")
+        end = offset + len(jpeg)
+        if any(out[offset:end]):
+            raise ContainerError("embedded section: its span in the header is not blank")
+        out[offset:end] = jpeg
+    return bytes(out)
