@@ -189,7 +189,10 @@ def _decode_nested(packed: bytes, room: int, options: Options) -> bytes:
         raise ContainerError("embedded section: an entry is no lossless .jrz of a known model")
     if parsed.original_length > room:
         raise ContainerError("embedded section: a span outside the header bytes")
-    jpeg = decode_lossless(parsed.sections, options, parsed.model_id, embedded_jpegs=False)
+    try:
+        jpeg = decode_lossless(parsed.sections, options, parsed.model_id, embedded_jpegs=False)
+    except ContainerError as error:
+        raise ContainerError(f"embedded section: {error}") from None
     if len(jpeg) != parsed.original_length or container.sha256(jpeg) != parsed.original_sha256:
         raise ContainerError("embedded section: an entry does not decode to its checksum")
     return jpeg

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import zstandard
 
-from jpegzip import header_dict
+from jpegzip import embedded, header_dict
 from jpegzip.errors import ContainerError
 
 Mutation = Callable[[random.Random, bytes, list[bytes]], "bytes | None"]
@@ -352,9 +352,33 @@ def section_table(rng: random.Random, data: bytes, donors: list[bytes]) -> bytes
     return _pack(data, found)
 
 
+def embedded_entry(rng: random.Random, data: bytes, donors: list[bytes]) -> bytes | None:
+    """Mutate one nested .jrz of the ``embedded`` section (any .jrz mutation, its CRC
+    fixed), or its offset: this reaches the decoders behind the nested container."""
+    found = _sections(data)
+    if not found or "embedded" not in found:
+        return None
+    try:
+        entries = embedded.unpack(found["embedded"])
+    except ContainerError:
+        return None
+    if not entries:
+        return None
+    pick = rng.randrange(len(entries))
+    offset, nested = entries[pick]
+    if rng.random() < 0.2:
+        offset = rng.choice((0, 1, offset - 1, offset + 1, *_U64[-3:]))
+    else:
+        mutation = rng.choice((header_field, section_payload, section_inside, section_table))
+        nested = mutation(rng, nested, [nested]) or nested
+    entries[pick] = (max(0, min(offset, (1 << 64) - 1)), nested)
+    found["embedded"] = embedded.pack(entries)
+    return _pack(data, found)
+
+
 JRZ_MUTATIONS: tuple[Mutation, ...] = (
     header_field, section_payload, section_payload, section_inside, section_inside,
-    section_inside, section_table,
+    section_inside, section_table, embedded_entry,
 )  # fmt: skip
 
 

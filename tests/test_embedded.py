@@ -3,10 +3,13 @@ files, blanked in the header bytes, and written back exactly; damaged entries re
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from mutations import embedded_entry
 
 from jpegzip import api, codec, container, embedded, header_dict
-from jpegzip.errors import ContainerError
+from jpegzip.errors import ContainerError, JpegzipError
 
 
 @pytest.fixture
@@ -90,3 +93,21 @@ def test_nested_entries_are_checked_before_and_after_decoding(photo):
     moved = sections | {embedded.SECTION: embedded.pack([(offset + 1, nested)])}
     with pytest.raises(ContainerError, match="embedded section"):
         codec.decode_lossless(moved)
+
+
+def test_mutated_nested_entries_never_decode_to_other_bytes(photo):
+    """The fuzzer's mutation of a nested .jrz (tests/mutations.py): every damaged entry is
+    refused with a jpegzip error, never decoded into something else."""
+    packed = api.compress(photo)
+    changed = refused = 0
+    for seed in range(40):
+        damaged = embedded_entry(random.Random(seed), packed, [])
+        assert damaged is not None
+        if damaged == packed:  # e.g. sections reordered where there is only one
+            continue
+        changed += 1
+        try:
+            assert api.decompress(damaged) == photo
+        except JpegzipError:
+            refused += 1
+    assert changed >= 30 and refused >= changed // 2
