@@ -152,11 +152,16 @@ def _header_sections(raw: bytes, options: Options, embedded_jpegs: bool) -> dict
     the model codes smaller than zstd does go to the ``embedded`` section instead (blanked
     in the header bytes), when that makes the two sections smaller than the header alone."""
     plain = {header_dict.RAW_SECTION: header_dict.compress(raw)}
-    taken = []
-    for start, end in embedded.spans(raw) if embedded_jpegs else []:
-        nested = _nested_jrz(raw[start:end], options)
-        if nested is not None and len(nested) < len(header_dict.compress(raw[start:end])):
-            taken.append((start, end, nested))
+    taken: list[tuple[int, int, bytes]] = []
+    for start, ends in embedded.candidates(raw, _metadata_regions(raw)) if embedded_jpegs else []:
+        if taken and start < taken[-1][1]:
+            continue  # inside an embedded JPEG already taken (its own thumbnail)
+        for end in ends:  # the first end that makes a JPEG the model codes exactly
+            nested = _nested_jrz(raw[start:end], options)
+            if nested is not None:
+                if len(nested) < len(header_dict.compress(raw[start:end])):
+                    taken.append((start, end, nested))
+                break
     if not taken:
         return plain
     sections = {
@@ -166,6 +171,18 @@ def _header_sections(raw: bytes, options: Options, embedded_jpegs: bool) -> dict
     }
     smaller = sum(map(len, sections.values())) < len(plain[header_dict.RAW_SECTION])
     return sections if smaller else plain
+
+
+def _metadata_regions(raw: bytes) -> list[tuple[int, int]]:
+    """Where embedded JPEGs may sit in the header bytes: APPn / COM payloads, and the
+    bytes after EOI (an MPO's second image)."""
+    from .jpeg.metadata import read_metadata
+
+    metadata = read_metadata(raw)
+    regions = [segment.payload for segment in metadata.segments]
+    if metadata.trailing_bytes:
+        regions.append((len(raw) - metadata.trailing_bytes, len(raw)))
+    return regions
 
 
 def _nested_jrz(jpeg: bytes, options: Options) -> bytes | None:

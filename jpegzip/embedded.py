@@ -7,9 +7,10 @@ instead, as a nested lossless .jrz, and blanks its bytes (zeros, same length) in
 bytes, so the header section shrinks and keeps its layout (segment lengths, offsets).
 Decoding writes each embedded JPEG back over its blank before anything parses the header.
 
-Candidates are found by their bytes alone (an SOI marker followed by another marker, up to
-the next EOI): whatever such a span holds, the codec only takes it when its nested .jrz
-decodes back to exactly those bytes, so a wrong guess costs nothing but time.
+Candidates are found by their bytes (an SOI marker followed by another marker, up to one of
+the next EOIs) inside metadata segments and after the image's EOI: whatever such a span
+holds, the codec only takes it when its nested .jrz decodes back to exactly those bytes,
+so a wrong guess costs nothing but time.
 
 ``embedded`` section: a count byte, then per entry its offset in the header bytes and its
 length (unsigned 64-bit little-endian each) and the nested .jrz; offsets ascending, spans
@@ -23,23 +24,31 @@ import struct
 from .errors import ContainerError
 
 SECTION = "embedded"
-MOST = 4  # embedded JPEGs tried per file (a photo has one thumbnail, an MPO two images)
+MOST = 4  # embedded JPEGs per file (a photo has one thumbnail, an MPO two images)
+ENDS = 3  # ends tried per start
 _SOI = b"\xff\xd8\xff"
 _EOI = b"\xff\xd9"
 _ENTRY = struct.Struct("<QQ")
 
 
-def spans(header: bytes) -> list[tuple[int, int]]:
-    """[start, end) of each candidate embedded JPEG after the file's own SOI, at most MOST."""
-    found: list[tuple[int, int]] = []
-    position = 2
-    while len(found) < MOST:
-        start = header.find(_SOI, position)
-        end = header.find(_EOI, start + len(_SOI)) if start >= 0 else -1
-        if end < 0:
-            break
-        found.append((start, end + len(_EOI)))
-        position = end + len(_EOI)
+def candidates(header: bytes, regions: list[tuple[int, int]]) -> list[tuple[int, list[int]]]:
+    """Where embedded JPEGs may be: up to MOST starts (an SOI followed by a marker), each
+    with its possible ends (up to ENDS successive EOIs: an embedded JPEG may carry its own
+    thumbnail, whose EOI comes first), each span inside one of the [start, end) `regions`
+    (the payload of a metadata segment, or the bytes after the image's EOI): a span never
+    covers the image's own markers, so the header stays readable while blanked."""
+    found: list[tuple[int, list[int]]] = []
+    for low, high in regions:
+        start = header.find(_SOI, low, high)
+        while start >= 0 and len(found) < MOST:
+            ends: list[int] = []
+            end = header.find(_EOI, start + len(_SOI), high)
+            while end >= 0 and len(ends) < ENDS:
+                ends.append(end + len(_EOI))
+                end = header.find(_EOI, end + len(_EOI), high)
+            if ends:
+                found.append((start, ends))
+            start = header.find(_SOI, start + len(_SOI), high)
     return found
 
 

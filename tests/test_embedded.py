@@ -18,12 +18,14 @@ def photo(make_jpeg, with_thumbnail) -> bytes:
                           make_jpeg(width=96, height=64, seed=4, quality=90))
 
 
-def test_spans_find_each_embedded_jpeg_after_the_own_soi():
+def test_candidates_lie_inside_one_region_with_the_next_eois():
     header = b"\xff\xd8\xff\xe1xx\xff\xd8\xff\xdbAB\xff\xd9yy\xff\xd8\xff\xc4C\xff\xd9\xff\xd9"
-    assert embedded.spans(header) == [(6, 14), (16, 23)]
-    assert embedded.spans(b"\xff\xd8\xff\xe0\xff\xd8\xff\xdb no end") == []
+    assert embedded.candidates(header, [(2, 25)]) == [(6, [14, 23, 25]), (16, [23, 25])]
+    assert embedded.candidates(header, [(2, 22), (16, 25)]) == [(6, [14]), (16, [23, 25])]
+    assert embedded.candidates(header, [(0, 6)]) == []
+    assert embedded.candidates(b"\xff\xd8\xff\xe0\xff\xd8\xff\xdb no end", [(0, 20)]) == []
     many = b"\xff\xd8" + b"\xff\xd8\xff\xd9" * 9
-    assert len(embedded.spans(many)) == embedded.MOST
+    assert len(embedded.candidates(many, [(2, len(many))])) == embedded.MOST
 
 
 def test_section_round_trips_and_damage_is_refused():
@@ -54,7 +56,9 @@ def test_a_thumbnail_is_coded_by_the_model_and_comes_back_exactly(photo):
     assert embedded.SECTION not in plain
     assert sum(map(len, sections.values())) < sum(map(len, plain.values()))
     header = header_dict.header_bytes(sections, len(photo))
-    (start, end), = embedded.spans(header_dict.header_bytes(plain, len(photo)))
+    plain_header = header_dict.header_bytes(plain, len(photo))
+    (start, ends), = embedded.candidates(plain_header, codec._metadata_regions(plain_header))
+    end = ends[0]
     assert not any(header[start:end])  # blanked where the thumbnail was
     packed = api.compress(photo)
     assert embedded.SECTION in container.read(packed).sections
@@ -111,3 +115,18 @@ def test_mutated_nested_entries_never_decode_to_other_bytes(photo):
         except JpegzipError:
             refused += 1
     assert changed >= 30 and refused >= changed // 2
+
+
+def test_a_second_image_after_eoi_is_coded_whole_with_its_own_thumbnail(
+        make_jpeg, with_thumbnail):
+    """An MPO's second image follows the first one's EOI and carries a thumbnail whose EOI
+    comes first: the longer span, the whole second image, is the one taken."""
+    second = with_thumbnail(make_jpeg(width=96, height=64, seed=6),
+                            make_jpeg(width=96, height=64, seed=7, quality=90))
+    data = make_jpeg(width=96, height=64, seed=5) + second
+    sections = codec.encode_lossless(data)
+    lengths = [container.read(nested).original_length
+               for _, nested in embedded.unpack(sections[embedded.SECTION])]
+    assert lengths == [len(second)]
+    assert codec.decode_lossless(sections) == data
+    assert api.decompress(api.compress(data)) == data

@@ -32,13 +32,19 @@ _RESTARTS = range(0xD0, 0xD8)
 
 @dataclass(frozen=True)
 class MetadataSegment:
-    """One APPn or COM segment: its marker name ("APP1"), kind ("Exif"), payload size and
-    its bytes as they stand in the file (marker and length included)."""
+    """One APPn or COM segment: its marker name ("APP1"), kind ("Exif"), payload size, its
+    bytes as they stand in the file (marker and length included) and where they start."""
 
     marker: str
     kind: str
     length: int
     segment: bytes = field(default=b"", repr=False, compare=False)
+    offset: int = field(default=0, compare=False)
+
+    @property
+    def payload(self) -> tuple[int, int]:
+        """[start, end) of the payload in the walked bytes."""
+        return self.offset + 4, self.offset + 4 + self.length
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ def read_metadata(data: bytes) -> Metadata:
             payload = data[pos + 4 : pos + 2 + length]
             segments.append(
                 MetadataSegment(_marker_name(marker), _kind(marker, payload), length - 2,
-                                data[pos : pos + 2 + length])
+                                data[pos : pos + 2 + length], pos)
             )  # fmt: skip
         pos += 2 + length  # after an SOS, the search above skips the entropy-coded data
     return Metadata(tuple(segments), 0)
