@@ -5,8 +5,8 @@ coding of its requantized JPEG, plus a ``lossy`` section the api writes):
 - ``raw-d1``: every byte outside the entropy-coded segments (markers, metadata, tail), zstd
   against the shipped header dictionary (header_dict.py); files written before it hold
   ``raw``, the same bytes in plain zstd, and still decode;
-- ``embedded`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails),
-  each a nested lossless .jrz, blanked in ``raw-d1`` (embedded.py);
+- ``embedded`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails,
+  an MPO's second image), each a nested lossless .jrz, blanked in ``raw-d1`` (embedded.py);
 - ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
 - ``coefficients``: the quantized DCT coefficients, coded by the context model.
 The frame, tables and scan structure are not stored twice: decoding walks ``raw`` again.

@@ -1,8 +1,9 @@
-"""JPEGs embedded in a JPEG's header bytes (EXIF thumbnails, mostly): where they are, and
-how the ``embedded`` section lists them.
+"""JPEGs embedded in a JPEG's header bytes (EXIF thumbnails, an MPO's second image): where
+they are, and how the ``embedded`` section lists them.
 
 A camera photo carries a 5-12 kB thumbnail inside its EXIF segment, 5-10 % of a phone
-photo's .jrz when zstd codes it as plain bytes. The codec codes each one with the model
+photo's .jrz when zstd codes it as plain bytes; an MPO's second image follows the first
+one's EOI. The codec codes each one with the model
 instead, as a nested lossless .jrz, and blanks its bytes (zeros, same length) in the header
 bytes, so the header section shrinks and keeps its layout (segment lengths, offsets).
 Decoding writes each embedded JPEG back over its blank before anything parses the header.
