@@ -179,7 +179,7 @@ def _metadata_regions(raw: bytes) -> list[tuple[int, int]]:
     from .jpeg.metadata import read_metadata
 
     metadata = read_metadata(raw)
-    regions = [segment.payload for segment in metadata.segments]
+    regions = [segment.payload_span for segment in metadata.segments]
     if metadata.trailing_bytes:
         regions.append((len(raw) - metadata.trailing_bytes, len(raw)))
     return regions

@@ -42,7 +42,7 @@ class MetadataSegment:
     offset: int = field(default=0, compare=False)
 
     @property
-    def payload(self) -> tuple[int, int]:
+    def payload_span(self) -> tuple[int, int]:
         """[start, end) of the payload in the walked bytes."""
         return self.offset + 4, self.offset + 4 + self.length
 
