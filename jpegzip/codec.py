@@ -24,6 +24,7 @@ from .errors import ContainerError, LimitExceeded, Unsupported
 from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
 from .jpeg.blocks import component_offsets
 from .jpeg.markers import JpegLayout
+from .jpeg.metadata import read_metadata
 from .jpeg.record import JpegRecord
 from .jpeg.writer import write_jpeg
 from .options import DEFAULT, Options
@@ -176,8 +177,6 @@ def _header_sections(raw: bytes, options: Options, embedded_jpegs: bool) -> dict
 def _metadata_regions(raw: bytes) -> list[tuple[int, int]]:
     """Where embedded JPEGs may sit in the header bytes: APPn / COM payloads, and the
     bytes after EOI (an MPO's second image)."""
-    from .jpeg.metadata import read_metadata
-
     metadata = read_metadata(raw)
     regions = [segment.payload_span for segment in metadata.segments]
     if metadata.trailing_bytes:
