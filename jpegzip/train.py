@@ -78,10 +78,10 @@ class Config:
 # ---------------------------------------------------------------- 1. data
 
 
-def component_samples(planes, quants, sampling, crop: int, count: int,
-                      rng: random.Random) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Random crop x crop windows of each component: (features of every group stacked,
-    uint8; zigzag AC targets int16 (63, crop, crop); coded mask uint8 (63, crop, crop))."""
+def component_arrays(planes, quants, sampling) -> list[tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]]:
+    """Per component, over its whole block grid: (features of every group stacked, uint8;
+    zigzag AC targets int16 (63, h, w); coded mask uint8 (63, h, w))."""
     luma_nnz = None
     out = []
     for c, plane in enumerate(planes):
@@ -94,13 +94,22 @@ def component_samples(planes, quants, sampling, crop: int, count: int,
         chroma = c in (1, 2)
         feats = np.concatenate([nt.group_features(g, z, nnz, quant_zz, chroma, luma)
                                 for g in range(len(nt.GROUPS))]).astype(np.uint8)
-        coded = _coded_mask(z, nnz)
-        height, width = nnz.shape
+        out.append((feats, z[1:], _coded_mask(z, nnz)))
+    return out
+
+
+def component_samples(planes, quants, sampling, crop: int, count: int,
+                      rng: random.Random) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Random crop x crop windows of each component's arrays (component_arrays), padded
+    with zeros where the component is smaller."""
+    out = []
+    for arrays in component_arrays(planes, quants, sampling):
+        height, width = arrays[0].shape[1:]
         for _ in range(count):
             y0 = rng.randint(0, max(height - crop, 0))
             x0 = rng.randint(0, max(width - crop, 0))
             window = (slice(None), slice(y0, y0 + crop), slice(x0, x0 + crop))
-            out.append(tuple(_pad(a[window], crop) for a in (feats, z[1:], coded)))
+            out.append(tuple(_pad(a[window], crop) for a in arrays))
     return out
 
 
@@ -150,7 +159,9 @@ def build_data(config: Config, path: Path) -> None:
 # ---------------------------------------------------------------- 2. training
 
 
-def _torch_model(width: int):
+def _torch_model(width: int, extra_inputs: int = 0):
+    """The group networks in float with fake quantization; `extra_inputs` more input
+    channels per group (for experiments that feed the networks side information)."""
     import torch
     from torch import nn
 
@@ -179,7 +190,7 @@ def _torch_model(width: int):
             super().__init__()
             lo, hi = nt.GROUPS[g]
             self.layers = nn.ModuleList([
-                FakeQuantConv(nt.input_count(g), width, 3),
+                FakeQuantConv(nt.input_count(g) + extra_inputs, width, 3),
                 FakeQuantConv(width, width, 3),
                 FakeQuantConv(width, hi - lo, 1)])
             with torch.no_grad():  # start near t = T_ZERO (b = 1)
@@ -224,11 +235,17 @@ def _group_slices() -> list[tuple[slice, slice]]:
     return out
 
 
-def batch_bits(model, features, targets, coded) -> tuple:
-    """Total bits and coded coefficient count of one batch, over all groups."""
+def batch_bits(model, features, targets, coded, extra=None) -> tuple:
+    """Total bits and coded coefficient count of one batch, over all groups; `extra`
+    (float, batch x channels x h x w) is appended to every group's inputs."""
+    import torch
+
     total = 0.0
     for g, (fs, ts) in enumerate(_group_slices()):
-        t = model[g](features[:, fs].float())
+        inputs = features[:, fs].float()
+        if extra is not None:
+            inputs = torch.cat([inputs, extra], dim=1)
+        t = model[g](inputs)
         bits = laplace_bits(t, targets[:, ts].float())
         total = total + (bits * coded[:, ts]).sum()
     return total, coded.sum()
@@ -239,9 +256,16 @@ def train(config: Config, data_path: Path, checkpoint: Path) -> None:
     import torch
 
     torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
     train_set, valid_set = _split(data_path, config)
-    model = _torch_model(config.width)
+    fit(_torch_model(config.width), batch_bits, train_set, valid_set, config, checkpoint)
+
+
+def fit(model, bits, train_set, valid_set, config: Config, checkpoint: Path) -> None:
+    """Minimise bits(model, *batch) per coded coefficient with Adam and a one-cycle
+    schedule over config.epochs; a checkpoint after every epoch, resumed from if present."""
+    import torch
+
+    torch.set_num_threads(config.threads)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     steps = config.epochs * math.ceil(len(train_set[0]) / config.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, steps)
@@ -259,26 +283,29 @@ def train(config: Config, data_path: Path, checkpoint: Path) -> None:
             order = torch.randperm(len(train_set[0]), generator=generator)
             for start in range(0, len(order), config.batch):
                 pick = order[start: start + config.batch]
-                bits, count = batch_bits(model, *(a[pick] for a in train_set))
+                total, count = bits(model, *(a[pick] for a in train_set))
                 optimizer.zero_grad()
-                (bits / count).backward()
+                (total / count).backward()
                 optimizer.step()
                 schedule.step()
                 progress.advance(task)
-            valid = evaluate(model, valid_set)
+            model.eval()
+            valid = evaluate(model, valid_set, bits)
+            model.train()
             progress.console.print(f"epoch {epoch + 1}: {valid:.4f} bits per coded coefficient")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(), "epoch": epoch + 1}, checkpoint)
 
 
-def evaluate(model, data, batch: int = 256) -> float:
+def evaluate(model, data, bits=batch_bits, batch: int = 256) -> float:
+    """Bits per coded coefficient of `model` over `data` (features, targets, coded)."""
     import torch
 
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(data[0]), batch):
-            bits, n = batch_bits(model, *(a[start: start + batch] for a in data))
-            total += float(bits)
+            part, n = bits(model, *(a[start: start + batch] for a in data))
+            total += float(part)
             count += int(n)
     return total / max(count, 1)
 

@@ -1,0 +1,299 @@
+"""Ablation: the learned model with and without a hyperprior (learned latents y and z).
+
+learned-v1 has no learned latents (docs/MODEL.md): the nonzero counts, coded first on a
+coarse-to-fine lattice, are the hierarchy's top. This script measures what the brief's
+hyperprior would add on top of the same group networks:
+- baseline: jpegzip.train's group networks, trained on the training run's crops with its
+  seed and recipe;
+- hyperprior: the same networks, plus per component y = Ga(x) on a stride-2 block grid
+  (`--channels` channels, from the log-magnitudes of all 63 AC coefficients), z = Ha(y)
+  on a stride-4 grid; z coded with a factorized prior (a Gaussian per channel), y with
+  p(y | z) (a Gaussian whose mean and scale Hs(z) gives); rounded y, upsampled to the
+  block grid, is an extra input of every group network.
+Both train for the same epochs (uniform noise for the latents' rates, rounding with
+straight-through gradients for what the group networks see). Reported: the code length
+of the AC coefficients under each network's Laplace estimate, plus for the hyperprior
+the bits of y and z, on held-out crops and on whole images. These are the networks'
+estimates before the context tables; the hyper networks stay in float (not frozen).
+
+    python benchmarks/hyperprior_ablation.py train --variant baseline --epochs 8
+    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8
+    python benchmarks/hyperprior_ablation.py report benchmarks/data/kodak-q75 \\
+        benchmarks/data/kodak-q90 --epochs 8 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import functools
+import math
+import time
+from pathlib import Path
+
+from benchlib import (
+    REPO_ROOT,
+    display_path,
+    git_revision,
+    list_files,
+    load_average,
+    machine_line,
+    use_repo_checkout,
+    write_section,
+)
+
+STRIDE = 4  # y is on a stride-2 grid, z on a stride-4 grid
+
+
+def build(variant: str, width: int, channels: int):
+    """The model of one variant: the group networks alone, or with the hyperprior."""
+    import torch
+    from torch import nn
+
+    from jpegzip import train
+
+    if variant == "baseline":
+        return train._torch_model(width)
+
+    class Hyperprior(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.groups = train._torch_model(width, extra_inputs=channels)
+            self.analysis = nn.Sequential(
+                nn.Conv2d(63, width, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(width, channels, 3, stride=2, padding=1))
+            self.hyper_analysis = nn.Sequential(
+                nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(width, channels, 3, stride=2, padding=1))
+            self.hyper_synthesis = nn.Sequential(
+                nn.Upsample(scale_factor=2), nn.Conv2d(channels, width, 3, padding=1),
+                nn.ReLU(), nn.Conv2d(width, 2 * channels, 3, padding=1))
+            self.z_mean = nn.Parameter(torch.zeros(channels))
+            self.z_log_scale = nn.Parameter(torch.zeros(channels))
+
+    return Hyperprior()
+
+
+def gaussian_bits(value, mean, log_scale):
+    """Bits of integer (or noisy) values under a Gaussian discretized to unit bins."""
+    import torch
+
+    scale = torch.exp(log_scale).clamp_min(0.11)
+    upper = 0.5 * torch.erfc(-(value + 0.5 - mean) / (scale * math.sqrt(2.0)))
+    lower = 0.5 * torch.erfc(-(value - 0.5 - mean) / (scale * math.sqrt(2.0)))
+    return -torch.log2((upper - lower).clamp_min(1e-9))
+
+
+def _quantize(x, training: bool):
+    """(value whose rate is counted, value the decoder sees): uniform noise in training
+    for the rate, rounding with straight-through gradients for what is seen."""
+    import torch
+
+    seen = x + (torch.round(x) - x).detach()
+    counted = x + torch.empty_like(x).uniform_(-0.5, 0.5) if training else torch.round(x)
+    return counted, seen
+
+
+def hyperprior_parts(model, features, targets, coded) -> tuple:
+    """(bits of the coefficients under the group networks fed rounded y, bits of y and z,
+    coded coefficient count)."""
+    import torch
+
+    from jpegzip import train
+
+    magnitude = torch.log2(1.0 + targets.abs().float())
+    y_counted, y_seen = _quantize(model.analysis(magnitude), model.training)
+    z_counted, z_seen = _quantize(model.hyper_analysis(y_seen), model.training)
+    mean, log_scale = model.hyper_synthesis(z_seen).chunk(2, dim=1)
+    side = gaussian_bits(y_counted, mean, log_scale).sum() + gaussian_bits(
+        z_counted, model.z_mean.view(1, -1, 1, 1), model.z_log_scale.view(1, -1, 1, 1)).sum()
+    extra = torch.nn.functional.interpolate(y_seen, scale_factor=2.0, mode="nearest")
+    bits, count = train.batch_bits(model.groups, features, targets, coded,
+                                   extra=(extra + 128.0).clamp(0.0, 255.0))
+    return bits, side, count
+
+
+def hyperprior_bits(model, features, targets, coded, side_weight: float = 1.0) -> tuple:
+    """All bits of the hyperprior variant (coefficients, y and z; the latter weighted by
+    side_weight, which only training changes), coded count."""
+    bits, side, count = hyperprior_parts(model, features, targets, coded)
+    return bits + side_weight * side, count
+
+
+def baseline_parts(model, features, targets, coded) -> tuple:
+    from jpegzip import train
+
+    bits, count = train.batch_bits(model, features, targets, coded)
+    return bits, 0.0, count
+
+
+def run_config(args):
+    from jpegzip import train
+
+    config = train.Config.load(args.config)
+    return dataclasses.replace(config, epochs=args.epochs, threads=args.threads)
+
+
+def checkpoint_path(args, variant: str, side_weight: float = 1.0) -> Path:
+    weight = "" if side_weight == 1.0 else f"-w{side_weight:g}"
+    return Path(args.run_dir) / f"{variant}-{args.channels}c-{args.epochs}e{weight}.pt"
+
+
+def command_train(args) -> None:
+    import torch
+
+    from jpegzip import train
+
+    config = run_config(args)
+    torch.manual_seed(config.seed)
+    train_set, valid_set = train._split(Path(config.run_dir) / "data.npz", config)
+    model = build(args.variant, config.width, args.channels)
+    Path(args.run_dir).mkdir(parents=True, exist_ok=True)
+    if args.variant == "baseline":
+        bits = train.batch_bits
+    else:
+        bits = functools.partial(hyperprior_bits, side_weight=args.side_weight)
+    path = checkpoint_path(args, args.variant, args.side_weight)
+    train.fit(model, bits, train_set, valid_set, config, path)
+
+
+def image_bits(model, parts, folder: Path) -> tuple[float, float, int, int]:
+    """(bits, of which side information, coded coefficients, JPEG bytes) over every JPEG
+    of a folder, whole images (each component padded to a multiple of the latent stride,
+    the padding not coded)."""
+    import numpy as np
+    import torch
+
+    from jpegzip import train
+    from jpegzip.model.fit_classic import read_planes
+
+    total, side, count, size = 0.0, 0.0, 0, 0
+    for path in list_files(folder):
+        data = path.read_bytes()
+        size += len(data)
+        for arrays in train.component_arrays(*read_planes(data)):
+            h, w = arrays[0].shape[1:]
+            pad = ((0, 0), (0, -h % STRIDE), (0, -w % STRIDE))
+            batch = [torch.from_numpy(np.pad(a, pad)[None]) for a in arrays]
+            with torch.no_grad():
+                bits, extra, n = parts(model, *batch)
+            total += float(bits) + float(extra)
+            side += float(extra)
+            count += int(n)
+    return total, side, count, size
+
+
+def crop_bits(model, parts, crops, batch: int = 256) -> tuple[float, float, int, None]:
+    """image_bits over held-out training crops (no JPEG size)."""
+    import torch
+
+    total, side, count = 0.0, 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(crops[0]), batch):
+            bits, extra, n = parts(model, *(a[start: start + batch] for a in crops))
+            total += float(bits) + float(extra)
+            side += float(extra)
+            count += int(n)
+    return total, side, count, None
+
+
+MODELS = (  # label, variant, weight of the latents' bits in training
+    ("without", "baseline", 1.0),
+    ("with hyperprior", "hyperprior", 1.0),
+    ("latents free", "hyperprior", 0.0))
+
+
+def command_report(args) -> None:
+    import torch
+
+    from jpegzip import train
+
+    config = run_config(args)
+    torch.set_num_threads(config.threads)
+    valid_set = train._split(Path(config.run_dir) / "data.npz", config)[1]
+    started = time.time()
+    results = {}  # label -> data name -> (total, side, count, size)
+    for label, variant, weight in MODELS:
+        path = checkpoint_path(args, variant, weight)
+        if not path.exists():
+            continue
+        model = build(variant, config.width, args.channels)
+        model.load_state_dict(torch.load(path, weights_only=True)["model"])
+        model.eval()
+        parts = baseline_parts if variant == "baseline" else hyperprior_parts
+        results[label] = {"held-out crops": crop_bits(model, parts, valid_set)}
+        for folder in args.sets:
+            results[label][Path(folder).name] = image_bits(model, parts, Path(folder))
+    rows = []
+    for name, (total, _, count, size) in results["without"].items():
+        base = total / count
+        cells = [f"{base:.4f}"]
+        if "with hyperprior" in results:
+            total, side, _, _ = results["with hyperprior"][name]
+            cells += [f"{total / count:.4f}", f"{100 * (total / count / base - 1):+.2f} %",
+                      f"{100 * side / total:.2f} %"]
+        if "latents free" in results:
+            total, side, _, _ = results["latents free"][name]
+            coefficients = (total - side) / count
+            cells += [f"{coefficients:.4f}", f"{100 * (coefficients / base - 1):+.2f} %",
+                      f"{side / count:.3f}"]
+        cells.append("" if size is None else f"{100 * base * count / 8 / size:.1f} %")
+        rows.append(f"| {name} | {' | '.join(cells)} |")
+    text = "\n".join([
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line()}, load "
+        f"{load_average()}, checkout {git_revision()}, {time.time() - started:.0f} s.",
+        "Commands: `python benchmarks/hyperprior_ablation.py train --variant baseline|"
+        f"hyperprior --epochs {args.epochs} --channels {args.channels} [--side-weight 0]`, "
+        "then `python benchmarks/hyperprior_ablation.py report "
+        f"{' '.join(display_path(s) for s in args.sets)} --epochs {args.epochs} "
+        f"--channels {args.channels} --write`.",
+        "",
+        "The group networks of learned-v1's recipe (same crops, seed and width, "
+        f"{args.epochs} epochs each) without and with a hyperprior ({args.channels} "
+        "latent channels on a stride-2 block grid, z on stride 4; see the script). "
+        "Bits per coded AC coefficient under each network's Laplace estimate (before the "
+        "context tables the product buckets it into). *With hyperprior*: y's and z's "
+        "bits included, and their share. *Latents free*: the same model trained with "
+        "y's and z's bits left out of the loss, its coefficient bits alone (what the "
+        "latents' information could at most be worth) and what its latents would cost "
+        "per coefficient. Last column: the baseline's AC bits as a share of the JPEG "
+        "files' bits.",
+        "",
+        "| data | without | with hyperprior | change | y, z share | latents free: "
+        "coefficients | change | y, z bits / coef | AC bits / JPEG bits |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ])
+    print(text)
+    if args.write:
+        write_section(REPO_ROOT / "benchmarks" / "RESULTS.md", "hyperprior-ablation",
+                      "## Hyperprior ablation (learned latents y, z)\n\n" + text)
+
+
+def main() -> None:
+    use_repo_checkout()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["train", "report"])
+    parser.add_argument("sets", nargs="*", type=Path, help="report: folders of JPEGs")
+    parser.add_argument("--variant", choices=["baseline", "hyperprior"], default="hyperprior")
+    parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "learned-v1.json",
+                        help="training config whose run folder holds data.npz")
+    parser.add_argument("--run-dir", default="runs/hyperprior-ablation")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--channels", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--side-weight", type=float, default=1.0,
+                        help="train: weight of y and z's bits in the loss (0: the latents are "
+                             "free, which bounds what their information is worth)")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    if args.command == "train":
+        command_train(args)
+    else:
+        command_report(args)
+
+
+if __name__ == "__main__":
+    main()
