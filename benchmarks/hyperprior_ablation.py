@@ -11,13 +11,21 @@ hyperprior would add on top of the same group networks:
   p(y | z) (a Gaussian whose mean and scale Hs(z) gives); rounded y, upsampled to the
   block grid, is an extra input of every group network.
 Both train for the same epochs (uniform noise for the latents' rates, rounding with
-straight-through gradients for what the group networks see). Reported: the code length
-of the AC coefficients under each network's Laplace estimate, plus for the hyperprior
-the bits of y and z, on held-out crops and on whole images. These are the networks'
-estimates before the context tables; the hyper networks stay in float (not frozen).
+straight-through gradients for what the group networks see). A hyperprior trained from
+scratch may learn to send nothing; two more runs check that: one with the latents' bits
+left out of the loss (what their information could at most be worth), and one started
+from that model and charged for them (a hyperprior that starts out using its latents).
+Reported: the code length of the AC coefficients under each network's Laplace estimate,
+plus for the hyperprior the bits of y and z, on held-out crops and on whole images.
+These are the networks' estimates before the context tables; the hyper networks stay in
+float (not frozen). Training data: the training run's data.npz (`--config`).
 
     python benchmarks/hyperprior_ablation.py train --variant baseline --epochs 8
     python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8
+    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8 \
+        --side-weight 0
+    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8 \
+        --warm-start
     python benchmarks/hyperprior_ablation.py report benchmarks/data/kodak-q75 \\
         benchmarks/data/kodak-q90 --epochs 8 --write
 """
@@ -136,9 +144,10 @@ def run_config(args):
     return dataclasses.replace(config, epochs=args.epochs, threads=args.threads)
 
 
-def checkpoint_path(args, variant: str, side_weight: float = 1.0) -> Path:
+def checkpoint_path(args, variant: str, side_weight: float = 1.0, warm: bool = False) -> Path:
     weight = "" if side_weight == 1.0 else f"-w{side_weight:g}"
-    return Path(args.run_dir) / f"{variant}-{args.channels}c-{args.epochs}e{weight}.pt"
+    start = "-warm" if warm else ""
+    return Path(args.run_dir) / f"{variant}-{args.channels}c-{args.epochs}e{weight}{start}.pt"
 
 
 def command_train(args) -> None:
@@ -155,14 +164,32 @@ def command_train(args) -> None:
         bits = train.batch_bits
     else:
         bits = functools.partial(hyperprior_bits, side_weight=args.side_weight)
-    path = checkpoint_path(args, args.variant, args.side_weight)
+    path = checkpoint_path(args, args.variant, args.side_weight, args.warm_start)
+    if args.warm_start and not path.exists():  # the free-latent model's weights, new schedule
+        free = checkpoint_path(args, "hyperprior", 0.0)
+        model.load_state_dict(torch.load(free, weights_only=True)["model"])
     train.fit(model, bits, train_set, valid_set, config, path)
 
 
-def image_bits(model, parts, folder: Path) -> tuple[float, float, int, int]:
-    """(bits, of which side information, coded coefficients, JPEG bytes) over every JPEG
-    of a folder, whole images (each component padded to a multiple of the latent stride,
-    the padding not coded)."""
+def readable(folder: Path) -> list[Path]:
+    """The folder's JPEGs that jpeglib decodes to coefficients (the edge corpus holds some
+    it does not)."""
+    from jpegzip.model.fit_classic import read_planes
+
+    out = []
+    for path in list_files(folder):
+        try:
+            read_planes(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        out.append(path)
+    return out
+
+
+def image_bits(model, parts, files: list[Path]) -> tuple[float, float, int, int]:
+    """(bits, of which side information, coded coefficients, JPEG bytes) over JPEG files,
+    whole images (each component padded to a multiple of the latent stride, the padding
+    not coded)."""
     import numpy as np
     import torch
 
@@ -170,7 +197,7 @@ def image_bits(model, parts, folder: Path) -> tuple[float, float, int, int]:
     from jpegzip.model.fit_classic import read_planes
 
     total, side, count, size = 0.0, 0.0, 0, 0
-    for path in list_files(folder):
+    for path in files:
         data = path.read_bytes()
         size += len(data)
         for arrays in train.component_arrays(*read_planes(data)):
@@ -199,10 +226,11 @@ def crop_bits(model, parts, crops, batch: int = 256) -> tuple[float, float, int,
     return total, side, count, None
 
 
-MODELS = (  # label, variant, weight of the latents' bits in training
-    ("without", "baseline", 1.0),
-    ("with hyperprior", "hyperprior", 1.0),
-    ("latents free", "hyperprior", 0.0))
+MODELS = (  # label, variant, weight of the latents' bits in training, warm start
+    ("without", "baseline", 1.0, False),
+    ("with hyperprior", "hyperprior", 1.0, False),
+    ("latents free", "hyperprior", 0.0, False),
+    ("warm", "hyperprior", 1.0, True))
 
 
 def command_report(args) -> None:
@@ -214,9 +242,11 @@ def command_report(args) -> None:
     torch.set_num_threads(config.threads)
     valid_set = train._split(Path(config.run_dir) / "data.npz", config)[1]
     started = time.time()
+    sets = {f"{Path(folder).name} ({len(files)} files)": files
+            for folder in args.sets for files in [readable(Path(folder))]}
     results = {}  # label -> data name -> (total, side, count, size)
-    for label, variant, weight in MODELS:
-        path = checkpoint_path(args, variant, weight)
+    for label, variant, weight, warm in MODELS:
+        path = checkpoint_path(args, variant, weight, warm)
         if not path.exists():
             continue
         model = build(variant, config.width, args.channels)
@@ -224,14 +254,17 @@ def command_report(args) -> None:
         model.eval()
         parts = baseline_parts if variant == "baseline" else hyperprior_parts
         results[label] = {"held-out crops": crop_bits(model, parts, valid_set)}
-        for folder in args.sets:
-            results[label][Path(folder).name] = image_bits(model, parts, Path(folder))
+        for name, files in sets.items():
+            results[label][name] = image_bits(model, parts, files)
     rows = []
     for name, (total, _, count, size) in results["without"].items():
         base = total / count
         cells = [f"{base:.4f}"]
-        if "with hyperprior" in results:
-            total, side, _, _ = results["with hyperprior"][name]
+        for label in ("with hyperprior", "warm"):
+            if label not in results:
+                cells += ["-"] * 3
+                continue
+            total, side, _, _ = results[label][name]
             cells += [f"{total / count:.4f}", f"{100 * (total / count / base - 1):+.2f} %",
                       f"{100 * side / total:.2f} %"]
         if "latents free" in results:
@@ -239,13 +272,16 @@ def command_report(args) -> None:
             coefficients = (total - side) / count
             cells += [f"{coefficients:.4f}", f"{100 * (coefficients / base - 1):+.2f} %",
                       f"{side / count:.3f}"]
+        else:
+            cells += ["-"] * 3
         cells.append("" if size is None else f"{100 * base * count / 8 / size:.1f} %")
         rows.append(f"| {name} | {' | '.join(cells)} |")
     text = "\n".join([
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine_line()}, load "
         f"{load_average()}, checkout {git_revision()}, {time.time() - started:.0f} s.",
         "Commands: `python benchmarks/hyperprior_ablation.py train --variant baseline|"
-        f"hyperprior --epochs {args.epochs} --channels {args.channels} [--side-weight 0]`, "
+        f"hyperprior --epochs {args.epochs} --channels {args.channels} "
+        "[--side-weight 0 | --warm-start]`, "
         "then `python benchmarks/hyperprior_ablation.py report "
         f"{' '.join(display_path(s) for s in args.sets)} --epochs {args.epochs} "
         f"--channels {args.channels} --write`.",
@@ -255,15 +291,18 @@ def command_report(args) -> None:
         "latent channels on a stride-2 block grid, z on stride 4; see the script). "
         "Bits per coded AC coefficient under each network's Laplace estimate (before the "
         "context tables the product buckets it into). *With hyperprior*: y's and z's "
-        "bits included, and their share. *Latents free*: the same model trained with "
+        "bits included, and their share; *warm-started*: the same, its training started "
+        "from the latents-free model (so it starts out using its latents). *Latents "
+        "free*: the same model trained with "
         "y's and z's bits left out of the loss, its coefficient bits alone (what the "
         "latents' information could at most be worth) and what its latents would cost "
         "per coefficient. Last column: the baseline's AC bits as a share of the JPEG "
         "files' bits.",
         "",
-        "| data | without | with hyperprior | change | y, z share | latents free: "
-        "coefficients | change | y, z bits / coef | AC bits / JPEG bits |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data | without | with hyperprior | change | y, z share | warm-started | change "
+        "| y, z share | latents free: coefficients | change | y, z bits / coef "
+        "| AC bits / JPEG bits |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ])
     print(text)
@@ -287,6 +326,10 @@ def main() -> None:
     parser.add_argument("--side-weight", type=float, default=1.0,
                         help="train: weight of y and z's bits in the loss (0: the latents are "
                              "free, which bounds what their information is worth)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="train: start from the --side-weight 0 model's weights (a "
+                             "hyperprior that has learned to use its latents, now charged "
+                             "for them)")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.command == "train":
