@@ -35,6 +35,26 @@ def test_laplace_bits_are_a_code_length():
     assert abs(float(probabilities.sum()) - 1.0) < 1e-4
 
 
+def test_extra_inputs_reach_every_group_network():
+    """batch_bits' side-information planes (the hyperprior ablation's y) are inputs of
+    every group: changing them changes each group's code length."""
+    torch.manual_seed(5)
+    model = train._torch_model(8, extra_inputs=2)
+    features = torch.randint(0, 256, (2, sum(input_count(g) for g in range(len(GROUPS))), 6, 6),
+                             dtype=torch.uint8)
+    targets = torch.randint(-3, 4, (2, 63, 6, 6), dtype=torch.int16)
+    with torch.no_grad():
+        for g, (lo, hi) in enumerate(GROUPS):
+            coded = torch.zeros((2, 63, 6, 6), dtype=torch.uint8)
+            coded[:, lo - 1: hi - 1] = 1
+            low, count = train.batch_bits(model, features, targets, coded,
+                                          extra=torch.zeros((2, 2, 6, 6)))
+            high, _ = train.batch_bits(model, features, targets, coded,
+                                       extra=torch.full((2, 2, 6, 6), 255.0))
+            assert int(count) == 2 * 36 * (hi - lo)
+            assert float(low) != float(high), f"group {g} ignores the extra inputs"
+
+
 def config_dict(tmp_path) -> dict:
     return {"corpus": str(tmp_path), "run_dir": str(tmp_path / "run"),
             "out": str(tmp_path / "w.npz"), "seed": 1, "holdout": 0, "variants": 1,
