@@ -15,6 +15,9 @@ straight-through gradients for what the group networks see). A hyperprior traine
 scratch may learn to send nothing; two more runs check that: one with the latents' bits
 left out of the loss (what their information could at most be worth), and one started
 from that model and charged for them (a hyperprior that starts out using its latents).
+A third latent variant, `tile`, replaces y and z by one small vector per 24 x 24-block
+tile (the rounded mean of an analysis network over the tile, a Gaussian per channel for
+its rate): far coarser, so nearly free to send.
 Reported: the code length of the AC coefficients under each network's Laplace estimate,
 plus for the hyperprior the bits of y and z, on held-out crops and on whole images.
 These are the networks' estimates before the context tables; the hyper networks stay in
@@ -22,12 +25,13 @@ float (not frozen). Training data: the training run's data.npz (`--config`).
 
     python benchmarks/hyperprior_ablation.py train --variant baseline --epochs 8
     python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8
-    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8 \
+    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8 \\
         --side-weight 0
-    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8 \
+    python benchmarks/hyperprior_ablation.py train --variant hyperprior --epochs 8 \\
         --warm-start
+    python benchmarks/hyperprior_ablation.py train --variant tile --epochs 8
     python benchmarks/hyperprior_ablation.py report benchmarks/data/kodak-q75 \\
-        benchmarks/data/kodak-q90 --epochs 8 --write
+        benchmarks/data/kodak-q90 ../shared/corpus/edge/lepton --epochs 8 --write
 """
 
 from __future__ import annotations
@@ -52,10 +56,13 @@ from benchlib import (
 )
 
 STRIDE = 4  # y is on a stride-2 grid, z on a stride-4 grid
+TILE = 24  # the tile latent: one vector per TILE x TILE blocks (a training crop)
+TILE_CHANNELS = 4
 
 
 def build(variant: str, width: int, channels: int):
-    """The model of one variant: the group networks alone, or with the hyperprior."""
+    """The model of one variant: the group networks alone, with the hyperprior, or with
+    the tile latent."""
     import torch
     from torch import nn
 
@@ -81,7 +88,18 @@ def build(variant: str, width: int, channels: int):
             self.z_mean = nn.Parameter(torch.zeros(channels))
             self.z_log_scale = nn.Parameter(torch.zeros(channels))
 
-    return Hyperprior()
+    class TileLatent(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.groups = train._torch_model(width, extra_inputs=TILE_CHANNELS)
+            self.analysis = nn.Sequential(
+                nn.Conv2d(63, width, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(width, TILE_CHANNELS, 1))
+            self.mean = nn.Parameter(torch.zeros(TILE_CHANNELS))
+            self.log_scale = nn.Parameter(torch.full((TILE_CHANNELS,), 2.0))
+
+    return Hyperprior() if variant == "hyperprior" else TileLatent()
 
 
 def gaussian_bits(value, mean, log_scale):
@@ -123,18 +141,41 @@ def hyperprior_parts(model, features, targets, coded) -> tuple:
     return bits, side, count
 
 
-def hyperprior_bits(model, features, targets, coded, side_weight: float = 1.0) -> tuple:
-    """All bits of the hyperprior variant (coefficients, y and z; the latter weighted by
-    side_weight, which only training changes), coded count."""
-    bits, side, count = hyperprior_parts(model, features, targets, coded)
-    return bits + side_weight * side, count
-
-
 def baseline_parts(model, features, targets, coded) -> tuple:
     from jpegzip import train
 
     bits, count = train.batch_bits(model, features, targets, coded)
     return bits, 0.0, count
+
+
+def tile_parts(model, features, targets, coded) -> tuple:
+    """hyperprior_parts for the tile latent: the mean of the analysis over each tile
+    (times 8), rounded, under a Gaussian per channel, fed to every group network."""
+    import torch
+
+    from jpegzip import train
+
+    analysis = model.analysis(torch.log2(1.0 + targets.abs().float()))
+    height, width = analysis.shape[-2:]
+    pooled = 8.0 * torch.nn.functional.avg_pool2d(analysis, TILE, TILE, ceil_mode=True)
+    counted, seen = _quantize(pooled, model.training)
+    side = gaussian_bits(counted, model.mean.view(1, -1, 1, 1),
+                         model.log_scale.view(1, -1, 1, 1)).sum()
+    extra = seen.repeat_interleave(TILE, 2).repeat_interleave(TILE, 3)[..., :height, :width]
+    bits, count = train.batch_bits(model.groups, features, targets, coded,
+                                   extra=(extra + 128.0).clamp(0.0, 255.0))
+    return bits, side, count
+
+
+PARTS = {"baseline": baseline_parts, "hyperprior": hyperprior_parts, "tile": tile_parts}
+
+
+def latent_bits(model, features, targets, coded, parts=hyperprior_parts,
+                side_weight: float = 1.0) -> tuple:
+    """All bits of a latent variant (coefficients and latents; the latter weighted by
+    side_weight, which only training changes), coded count."""
+    bits, side, count = parts(model, features, targets, coded)
+    return bits + side_weight * side, count
 
 
 def run_config(args):
@@ -147,7 +188,8 @@ def run_config(args):
 def checkpoint_path(args, variant: str, side_weight: float = 1.0, warm: bool = False) -> Path:
     weight = "" if side_weight == 1.0 else f"-w{side_weight:g}"
     start = "-warm" if warm else ""
-    return Path(args.run_dir) / f"{variant}-{args.channels}c-{args.epochs}e{weight}{start}.pt"
+    channels = TILE_CHANNELS if variant == "tile" else args.channels
+    return Path(args.run_dir) / f"{variant}-{channels}c-{args.epochs}e{weight}{start}.pt"
 
 
 def command_train(args) -> None:
@@ -163,7 +205,8 @@ def command_train(args) -> None:
     if args.variant == "baseline":
         bits = train.batch_bits
     else:
-        bits = functools.partial(hyperprior_bits, side_weight=args.side_weight)
+        bits = functools.partial(latent_bits, parts=PARTS[args.variant],
+                                 side_weight=args.side_weight)
     path = checkpoint_path(args, args.variant, args.side_weight, args.warm_start)
     if args.warm_start and not path.exists():  # the free-latent model's weights, new schedule
         free = checkpoint_path(args, "hyperprior", 0.0)
@@ -230,7 +273,8 @@ MODELS = (  # label, variant, weight of the latents' bits in training, warm star
     ("without", "baseline", 1.0, False),
     ("with hyperprior", "hyperprior", 1.0, False),
     ("latents free", "hyperprior", 0.0, False),
-    ("warm", "hyperprior", 1.0, True))
+    ("warm", "hyperprior", 1.0, True),
+    ("tile latent", "tile", 1.0, False))
 
 
 def command_report(args) -> None:
@@ -252,7 +296,7 @@ def command_report(args) -> None:
         model = build(variant, config.width, args.channels)
         model.load_state_dict(torch.load(path, weights_only=True)["model"])
         model.eval()
-        parts = baseline_parts if variant == "baseline" else hyperprior_parts
+        parts = PARTS[variant]
         results[label] = {"held-out crops": crop_bits(model, parts, valid_set)}
         for name, files in sets.items():
             results[label][name] = image_bits(model, parts, files)
@@ -260,7 +304,7 @@ def command_report(args) -> None:
     for name, (total, _, count, size) in results["without"].items():
         base = total / count
         cells = [f"{base:.4f}"]
-        for label in ("with hyperprior", "warm"):
+        for label in ("with hyperprior", "warm", "tile latent"):
             if label not in results:
                 cells += ["-"] * 3
                 continue
@@ -281,7 +325,7 @@ def command_report(args) -> None:
         f"{load_average()}, checkout {git_revision()}, {time.time() - started:.0f} s.",
         "Commands: `python benchmarks/hyperprior_ablation.py train --variant baseline|"
         f"hyperprior --epochs {args.epochs} --channels {args.channels} "
-        "[--side-weight 0 | --warm-start]`, "
+        "[--side-weight 0 | --warm-start]` and `--variant tile`, "
         "then `python benchmarks/hyperprior_ablation.py report "
         f"{' '.join(display_path(s) for s in args.sets)} --epochs {args.epochs} "
         f"--channels {args.channels} --write`.",
@@ -292,7 +336,10 @@ def command_report(args) -> None:
         "Bits per coded AC coefficient under each network's Laplace estimate (before the "
         "context tables the product buckets it into). *With hyperprior*: y's and z's "
         "bits included, and their share; *warm-started*: the same, its training started "
-        "from the latents-free model (so it starts out using its latents). *Latents "
+        "from the latents-free model (so it starts out using its latents); *tile latent*: "
+        f"instead of y and z, one {TILE_CHANNELS}-channel vector per {TILE} x {TILE}-block "
+        "tile (the rounded mean of an analysis network over the tile, under a Gaussian per "
+        "channel), its bits included. *Latents "
         "free*: the same model trained with "
         "y's and z's bits left out of the loss, its coefficient bits alone (what the "
         "latents' information could at most be worth) and what its latents would cost "
@@ -300,9 +347,9 @@ def command_report(args) -> None:
         "files' bits.",
         "",
         "| data | without | with hyperprior | change | y, z share | warm-started | change "
-        "| y, z share | latents free: coefficients | change | y, z bits / coef "
-        "| AC bits / JPEG bits |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| y, z share | tile latent | change | latent share | latents free: coefficients "
+        "| change | y, z bits / coef | AC bits / JPEG bits |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ])
     print(text)
@@ -316,7 +363,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["train", "report"])
     parser.add_argument("sets", nargs="*", type=Path, help="report: folders of JPEGs")
-    parser.add_argument("--variant", choices=["baseline", "hyperprior"], default="hyperprior")
+    parser.add_argument("--variant", choices=sorted(PARTS), default="hyperprior")
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "learned-v1.json",
                         help="training config whose run folder holds data.npz")
     parser.add_argument("--run-dir", default="runs/hyperprior-ablation")
