@@ -71,14 +71,16 @@ def build(variant: str, width: int, channels: int):
     if variant == "baseline":
         return train._torch_model(width)
 
+    def analysis(last):
+        """Ga: two 3x3 layers over the log-magnitudes of the 63 AC planes, then `last`."""
+        return nn.Sequential(nn.Conv2d(63, width, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), last)
+
     class Hyperprior(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.groups = train._torch_model(width, extra_inputs=channels)
-            self.analysis = nn.Sequential(
-                nn.Conv2d(63, width, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(width, channels, 3, stride=2, padding=1))
+            self.analysis = analysis(nn.Conv2d(width, channels, 3, stride=2, padding=1))
             self.hyper_analysis = nn.Sequential(
                 nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
                 nn.Conv2d(width, channels, 3, stride=2, padding=1))
@@ -92,10 +94,7 @@ def build(variant: str, width: int, channels: int):
         def __init__(self) -> None:
             super().__init__()
             self.groups = train._torch_model(width, extra_inputs=TILE_CHANNELS)
-            self.analysis = nn.Sequential(
-                nn.Conv2d(63, width, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
-                nn.Conv2d(width, TILE_CHANNELS, 1))
+            self.analysis = analysis(nn.Conv2d(width, TILE_CHANNELS, 1))
             self.mean = nn.Parameter(torch.zeros(TILE_CHANNELS))
             self.log_scale = nn.Parameter(torch.full((TILE_CHANNELS,), 2.0))
 
