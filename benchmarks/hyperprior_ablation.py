@@ -343,7 +343,8 @@ def command_report(args) -> None:
         "y's and z's bits left out of the loss, its coefficient bits alone (what the "
         "latents' information could at most be worth) and what its latents would cost "
         "per coefficient. Last column: the baseline's AC bits as a share of the JPEG "
-        "files' bits.",
+        "files' bits. Network-level code lengths overstate what reaches the file: "
+        "docs/MODEL.md measures the tile latent through the context tables (no net gain).",
         "",
         "| data | without | with hyperprior | change | y, z share | warm-started | change "
         "| y, z share | tile latent | change | latent share | latents free: coefficients "
@@ -378,6 +379,8 @@ def main() -> None:
                              "for them)")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
+    if args.warm_start and args.variant != "hyperprior":
+        parser.error("--warm-start starts a hyperprior from the --side-weight 0 one")
     if args.command == "train":
         command_train(args)
     else:
