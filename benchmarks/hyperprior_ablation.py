@@ -228,44 +228,46 @@ def readable(folder: Path) -> list[Path]:
     return out
 
 
+def summed_parts(model, parts, batches) -> tuple[float, float, int]:
+    """(bits, of which side information, coded coefficients) of `parts` over batches of
+    (features, targets, coded)."""
+    import torch
+
+    total, side, count = 0.0, 0.0, 0
+    with torch.no_grad():
+        for batch in batches:
+            bits, extra, n = parts(model, *batch)
+            total += float(bits) + float(extra)
+            side += float(extra)
+            count += int(n)
+    return total, side, count
+
+
 def image_bits(model, parts, files: list[Path]) -> tuple[float, float, int, int]:
-    """(bits, of which side information, coded coefficients, JPEG bytes) over JPEG files,
-    whole images (each component padded to a multiple of the latent stride, the padding
-    not coded)."""
+    """summed_parts over JPEG files, whole images (each component padded to a multiple of
+    the latent stride, the padding not coded), and the files' bytes."""
     import numpy as np
     import torch
 
     from jpegzip import train
     from jpegzip.model.fit_classic import read_planes
 
-    total, side, count, size = 0.0, 0.0, 0, 0
-    for path in files:
-        data = path.read_bytes()
-        size += len(data)
-        for arrays in train.component_arrays(*read_planes(data)):
-            h, w = arrays[0].shape[1:]
-            pad = ((0, 0), (0, -h % STRIDE), (0, -w % STRIDE))
-            batch = [torch.from_numpy(np.pad(a, pad)[None]) for a in arrays]
-            with torch.no_grad():
-                bits, extra, n = parts(model, *batch)
-            total += float(bits) + float(extra)
-            side += float(extra)
-            count += int(n)
-    return total, side, count, size
+    def batches():
+        for path in files:
+            for arrays in train.component_arrays(*read_planes(path.read_bytes())):
+                h, w = arrays[0].shape[1:]
+                pad = ((0, 0), (0, -h % STRIDE), (0, -w % STRIDE))
+                yield [torch.from_numpy(np.pad(a, pad)[None]) for a in arrays]
+
+    size = sum(path.stat().st_size for path in files)
+    return (*summed_parts(model, parts, batches()), size)
 
 
 def crop_bits(model, parts, crops, batch: int = 256) -> tuple[float, float, int, None]:
-    """image_bits over held-out training crops (no JPEG size)."""
-    import torch
-
-    total, side, count = 0.0, 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(crops[0]), batch):
-            bits, extra, n = parts(model, *(a[start: start + batch] for a in crops))
-            total += float(bits) + float(extra)
-            side += float(extra)
-            count += int(n)
-    return total, side, count, None
+    """summed_parts over held-out training crops (no JPEG size)."""
+    batches = ([a[start: start + batch] for a in crops]
+               for start in range(0, len(crops[0]), batch))
+    return (*summed_parts(model, parts, batches), None)
 
 
 MODELS = (  # label, variant, weight of the latents' bits in training, warm start

@@ -356,10 +356,10 @@ def embedded_entry(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
     """Mutate one nested .jrz of the ``embedded`` section (any .jrz mutation, its CRC
     fixed), or its offset: this reaches the decoders behind the nested container."""
     found = _sections(data)
-    if not found or "embedded" not in found:
+    if not found or embedded.SECTION not in found:
         return None
     try:
-        entries = embedded.unpack(found["embedded"])
+        entries = embedded.unpack(found[embedded.SECTION])
     except ContainerError:
         return None
     if not entries:
@@ -372,7 +372,7 @@ def embedded_entry(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
         mutation = rng.choice((header_field, section_payload, section_inside, section_table))
         nested = mutation(rng, nested, [nested]) or nested
     entries[pick] = (max(0, min(offset, (1 << 64) - 1)), nested)
-    found["embedded"] = embedded.pack(entries)
+    found[embedded.SECTION] = embedded.pack(entries)
     return _pack(data, found)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import jpegzip
-from jpegzip import api, codec, container
+from jpegzip import api, codec, container, embedded
 from jpegzip.container import Container, Mode
 from jpegzip.errors import (
     ContainerError,
@@ -179,7 +179,7 @@ def test_regenerate_golden_files(make_jpeg, with_thumbnail):
         assert result.mode == "lossless"
         sections = container.read(packed).sections
         header = next(n for n in sections if n.startswith("raw"))
-        extra = [n for n in sections if n == "embedded"]
+        extra = [n for n in sections if n == embedded.SECTION]
         name = "_".join(["lossless", Path(SHIPPED_WEIGHTS[0]).stem, header, *extra])
         (GOLDEN / f"{name.replace('-', '_')}.jpg").write_bytes(jpeg)
         (GOLDEN / f"{name.replace('-', '_')}.jrz").write_bytes(packed)
