@@ -18,11 +18,13 @@ import zstandard
 from .errors import ContainerError
 
 MAGIC = b"\x89JRZ"
-FORMAT_VERSION = 2  # the newest version this jpegzip reads and writes
-# The first format version that may hold a section; a file is written with the oldest
-# version its sections allow, so an older reader refuses one it cannot decode as too new
-# (rather than failing its checksum), and every other file stays readable by it.
+FORMAT_VERSION = 3  # the newest version this jpegzip reads and writes
+# The first format version that may hold a section, or a newer layout of a section (named
+# by the section and its first byte, the layout's own version number). A file is written
+# with the oldest version its sections allow, so an older reader refuses one it cannot
+# decode as too new (rather than failing inside it), and every other file stays readable.
 SECTION_VERSIONS = {"embedded": 2}
+LAYOUT_VERSIONS = {("coefficients", 3): 3}  # the adaptive coefficient stream
 MODEL_ID_LENGTH = 32
 STORED_SECTION = "zstd"
 STORED_LEVEL = 19
@@ -109,7 +111,10 @@ def read(data: bytes) -> Container:
 
 def version_for(sections: dict[str, bytes]) -> int:
     """The format version a file with these sections is written with."""
-    return max([1] + [SECTION_VERSIONS.get(name, 1) for name in sections])
+    versions = [SECTION_VERSIONS.get(name, 1) for name in sections]
+    versions += [LAYOUT_VERSIONS.get((name, payload[0]), 1)
+                 for name, payload in sections.items() if payload]
+    return max([1, *versions])
 
 
 def sha256(data: bytes) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -166,8 +167,9 @@ def test_golden_files_still_decode():
 @pytest.mark.skipif(not os.environ.get("JPEGZIP_REGENERATE_GOLDEN"), reason="explicit flag only")
 def test_regenerate_golden_files(make_jpeg, with_thumbnail):
     """Golden files are written once per format version, model and header section (and
-    with an embedded thumbnail, format 2); old ones must keep decoding, so a new model
-    ships beside the old weights rather than replacing them."""
+    with an embedded thumbnail, format 2; named with their version from format 3); old
+    ones must keep decoding, so a new model ships beside the old weights rather than
+    replacing them."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     original = make_jpeg(width=24, height=16, seed=7)
     (GOLDEN / "stored_v1.jpg").write_bytes(original)
@@ -180,7 +182,9 @@ def test_regenerate_golden_files(make_jpeg, with_thumbnail):
         sections = container.read(packed).sections
         header = next(n for n in sections if n.startswith("raw"))
         extra = [n for n in sections if n == embedded.SECTION]
+        version = struct.unpack_from("<H", packed, len(container.MAGIC))[0]
         name = "_".join(["lossless", Path(SHIPPED_WEIGHTS[0]).stem, header, *extra])
+        name += f"_v{version}" if version >= 3 else ""  # files of older formats keep theirs
         (GOLDEN / f"{name.replace('-', '_')}.jpg").write_bytes(jpeg)
         (GOLDEN / f"{name.replace('-', '_')}.jrz").write_bytes(packed)
 

@@ -2,13 +2,16 @@
 
 The model splits the coding into steps (frequency groups, lattice subsets). For each step
 it returns an integer prediction and an integer context index per symbol, computed only
-from what the decoder already has. Here the residuals of one step are sorted by context
-and each context's run is coded in a single constriction call with that context's fixed
-table; escaped residuals then add their raw bits. The decoder asks the model for the same
-contexts, so it decodes the same runs in the same order.
+from what the decoder already has; the decoder asks the model for the same contexts, so
+it decodes the same symbols in the same order. Two stream versions, the first byte:
 
-Stream layout: one version byte, then the range coder's 32-bit words, little-endian; the
-coded data starts with the per-image table adaptations (adapt.py).
+- 3 (written since 2026-11-27): each step's residuals in the model's order, as binary
+  decisions whose probabilities start at the fitted tables and adapt to the image per
+  fine context (adaptive.py, rangecoder.py); then the coder's bytes.
+- 2 (still read; written only on request, for comparisons): the residuals of a step
+  sorted by context, each context's run coded in one constriction call with its fixed
+  table, escaped residuals then their raw bits; the range coder's 32-bit words,
+  little-endian, starting with the per-image table adaptations (adapt.py).
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from numba import njit
 
 from ..errors import ContainerError
 from . import adapt
+from .adaptive import AdaptiveDecoder, AdaptiveEncoder
 from .symbols import ALPHABET, raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_values
 from .tables import CoderTables, coder_tables
 
-STREAM_VERSION = 2
+STREAM_VERSION = 3  # what encode_planes writes
+FIXED_TABLES_VERSION = 2
 
 
 class ContextSession(Protocol):
@@ -45,10 +50,12 @@ class ContextSession(Protocol):
 
 
 class ContextModel(Protocol):
-    """What the coder needs from a model: its id, its tables and a per-image session."""
+    """What the coder needs from a model: its id, its tables, the map of its fine contexts
+    to them and a per-image session (reporting table or fine contexts)."""
 
     model_id: bytes
     probabilities: np.ndarray
+    context_map: np.ndarray
 
     def begin(
         self,
@@ -56,6 +63,7 @@ class ContextModel(Protocol):
         quant_tables: Sequence[np.ndarray],
         sampling: Sequence[tuple[int, int]],
         planes: Sequence[np.ndarray] | None = None,
+        fine: bool = False,
     ) -> ContextSession: ...
 
 
@@ -146,11 +154,34 @@ def encode_planes(
     quant_tables: list[np.ndarray],
     sampling: list[tuple[int, int]],
     model: ContextModel,
+    version: int = STREAM_VERSION,
 ) -> bytes:
-    """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes.
+    """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes, as stream
+    `version` (3, or 2 with fixed tables for comparisons)."""
+    if version == FIXED_TABLES_VERSION:
+        return _encode_fixed(planes, quant_tables, sampling, model)
+    if version != STREAM_VERSION:
+        raise ValueError(f"unknown coefficient stream version {version}")
+    shapes = [tuple(p.shape[:2]) for p in planes]
+    session = model.begin(shapes, quant_tables, sampling, planes, fine=True)
+    encoder = AdaptiveEncoder(model)
+    for step in range(session.step_count):
+        pred, fine, values = session.encode_step(step)
+        if pred.size:
+            encoder.code(fine, values, pred)
+    session.finish()
+    return bytes([STREAM_VERSION]) + encoder.finish()
 
-    Two passes: every step's contexts and symbols first (the model's state needs no
-    coder), then the tables worth adapting to this image (adapt.py), then the coding."""
+
+def _encode_fixed(
+    planes: list[np.ndarray],
+    quant_tables: list[np.ndarray],
+    sampling: list[tuple[int, int]],
+    model: ContextModel,
+) -> bytes:
+    """Stream version 2. Two passes: every step's contexts and symbols first (the model's
+    state needs no coder), then the tables worth adapting to this image (adapt.py), then
+    the coding."""
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes)
     tables = coder_tables(model)
@@ -182,7 +213,7 @@ def encode_planes(
         if raw is not None:
             encoder.encode(raw[0], tables.raw, raw[1])
     words = encoder.get_compressed().astype("<u4", copy=False)
-    return bytes([STREAM_VERSION]) + words.tobytes()
+    return bytes([FIXED_TABLES_VERSION]) + words.tobytes()
 
 
 def decode_planes(
@@ -192,8 +223,11 @@ def decode_planes(
     sampling: list[tuple[int, int]],
     model: ContextModel,
 ) -> list[np.ndarray]:
-    """Invert encode_planes. A damaged stream raises ContainerError, never a panic."""
-    if len(data) < 1 or (len(data) - 1) % 4 or data[0] != STREAM_VERSION:
+    """Invert encode_planes (either version). A damaged stream raises ContainerError,
+    never a panic."""
+    if len(data) >= 1 and data[0] == STREAM_VERSION:
+        return _decode_adaptive(data, shapes, quant_tables, sampling, model)
+    if len(data) < 1 or (len(data) - 1) % 4 or data[0] != FIXED_TABLES_VERSION:
         raise ContainerError("coefficient stream: bad length or version")
     words = np.frombuffer(data, dtype="<u4", offset=1).astype(np.uint32)
     session = model.begin(shapes, quant_tables, sampling, None)
@@ -212,6 +246,29 @@ def decode_planes(
         raise ContainerError(f"coefficient stream: undecodable ({exc})") from None
     if not exhausted:
         raise ContainerError("coefficient stream: data left after the last coefficient")
+    return session.finish()
+
+
+def _decode_adaptive(data: bytes, shapes, quant_tables, sampling,
+                     model: ContextModel) -> list[np.ndarray]:
+    """Stream version 3: garbage decodes to values that the session's commits reject, or
+    to a byte count that does not match."""
+    session = model.begin(shapes, quant_tables, sampling, None, fine=True)
+    decoder = AdaptiveDecoder(data[1:], model)
+    values = np.empty(_step_capacity(shapes), np.int32)
+    for step in range(session.step_count):
+        pred, fine = session.contexts(step)
+        n = pred.size
+        if n == 0:
+            continue
+        if decoder.bytes_read() > len(data):
+            raise ContainerError("coefficient stream: truncated")
+        decoder.code(fine, pred, values[:n])
+        session.commit(step, values[:n])
+    read = decoder.bytes_read()
+    if read != len(data) - 1:
+        raise ContainerError("coefficient stream: " + (
+            "truncated" if read > len(data) - 1 else "data left after the last coefficient"))
     return session.finish()
 
 

@@ -16,19 +16,27 @@ from .symbols import ALPHABET
 _cache: dict[bytes, CoderTables] = {}
 
 
+def integer_frequencies(probabilities: np.ndarray) -> np.ndarray:
+    """The tables as integer frequencies (rows summing to about 65535, every symbol >= 1):
+    what both coder sides derive their arithmetic from."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or probabilities.shape[1] != ALPHABET:
+        raise ValueError(f"tables must be (contexts, {ALPHABET}), got {probabilities.shape}")
+    if not np.all(probabilities > 0):
+        raise ValueError("every symbol needs a nonzero probability")
+    rows = probabilities / probabilities.sum(axis=1, keepdims=True)
+    return np.maximum(np.rint(rows * 65535), 1).astype(np.int64)
+
+
 class CoderTables:
     """One constriction Categorical per context, plus the uniform model for raw bits."""
 
     def __init__(self, probabilities: np.ndarray) -> None:
-        probabilities = np.asarray(probabilities, dtype=np.float64)
-        if probabilities.ndim != 2 or probabilities.shape[1] != ALPHABET:
-            raise ValueError(f"tables must be (contexts, {ALPHABET}), got {probabilities.shape}")
-        if not np.all(probabilities > 0):
-            raise ValueError("every symbol needs a nonzero probability")
-        rows = probabilities / probabilities.sum(axis=1, keepdims=True)
-        self.count = rows.shape[0]
         # integer view of the tables, the base of per-image adaptation (adapt.py)
-        self.frequencies = np.maximum(np.rint(rows * 65535), 1).astype(np.int64)
+        self.frequencies = integer_frequencies(probabilities)
+        rows = np.asarray(probabilities, dtype=np.float64)
+        rows = rows / rows.sum(axis=1, keepdims=True)
+        self.count = rows.shape[0]
         self.log_frequencies = np.log2(self.frequencies / self.frequencies.sum(
             axis=1, keepdims=True))  # the encoder's cost estimates only
         self.models = [constriction.stream.model.Categorical(row, perfect=False) for row in rows]

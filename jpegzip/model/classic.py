@@ -88,6 +88,7 @@ _EDGE_WEIGHTS = np.array(
     [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],
     dtype=np.int64,
 )
+FINE_MAP = np.arange(CONTEXT_COUNT, dtype=np.int32)  # sessions that report fine contexts
 NNZ, AC, DC = 0, 1, 2
 _NO_ESTIMATE = np.zeros(0, np.uint8)
 
@@ -356,6 +357,10 @@ class ClassicModel:
 
     def begin(self, shapes: Sequence[tuple[int, int]], quant_tables: Sequence[np.ndarray],
               sampling: Sequence[tuple[int, int]],
-              planes: Sequence[np.ndarray] | None = None) -> ClassicSession:
-        """Start coding one image (planes given: encoder; None: decoder)."""
-        return ClassicSession(self.context_map, shapes, quant_tables, sampling, planes)
+              planes: Sequence[np.ndarray] | None = None, fine: bool = False
+              ) -> ClassicSession:
+        """Start coding one image (planes given: encoder; None: decoder). Its contexts are
+        table indices, or with `fine` the contexts before clustering (context_map maps
+        them to tables)."""
+        return ClassicSession(FINE_MAP if fine else self.context_map, shapes, quant_tables,
+                              sampling, planes)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .classic import ZIGZAG, ClassicModel, ClassicSession, _Component
+from .classic import FINE_MAP, ZIGZAG, ClassicModel, ClassicSession, _Component
 from .net import (
     GROUP_OF,
     GROUPS,
@@ -40,8 +40,10 @@ def resolve_device(device: str) -> str:
 class LearnedSession(ClassicSession):
     """ClassicSession whose AC contexts also read the network's estimates."""
 
-    def __init__(self, model: LearnedModel, shapes, quant_tables, sampling, planes) -> None:
-        super().__init__(model.context_map, shapes, quant_tables, sampling, planes)
+    def __init__(self, model: LearnedModel, shapes, quant_tables, sampling, planes,
+                 fine: bool = False) -> None:
+        super().__init__(FINE_MAP if fine else model.context_map, shapes, quant_tables,
+                         sampling, planes)
         self.model = model
 
     def _estimates(self, comp: _Component, k: int, half: int) -> tuple[np.ndarray, int]:
@@ -84,5 +86,6 @@ class LearnedModel(ClassicModel):
 
     def begin(self, shapes: Sequence[tuple[int, int]], quant_tables: Sequence[np.ndarray],
               sampling: Sequence[tuple[int, int]],
-              planes: Sequence[np.ndarray] | None = None) -> LearnedSession:
-        return LearnedSession(self, shapes, quant_tables, sampling, planes)
+              planes: Sequence[np.ndarray] | None = None, fine: bool = False
+              ) -> LearnedSession:
+        return LearnedSession(self, shapes, quant_tables, sampling, planes, fine)

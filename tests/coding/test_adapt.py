@@ -1,4 +1,5 @@
-"""Per-image table adaptation: chosen when it pays, exact on both sides, header checked."""
+"""Per-image table adaptation of stream version 2: chosen when it pays, exact on both
+sides, header checked."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from jpegzip.coding import ALPHABET, adapt, decode_planes, encode_planes
+from jpegzip.coding.streams import FIXED_TABLES_VERSION
 from jpegzip.coding.tables import coder_tables
 from jpegzip.errors import ContainerError
 from jpegzip.model import load_default_model
@@ -29,7 +31,7 @@ def test_adaptation_is_chosen_and_pays():
     plane = requantized((48, 64), 1)
     tables = coder_tables(model)
     histogram = np.zeros((tables.count, ALPHABET), np.int32)
-    data = encode_planes([plane], [QUANT], [(1, 1)], model)
+    data = encode_planes([plane], [QUANT], [(1, 1)], model, FIXED_TABLES_VERSION)
     out = decode_planes(data, [plane.shape[:2]], [QUANT], [(1, 1)], model)
     assert np.array_equal(out[0], plane)
     # the same planes coded without any adaptation cost clearly more
@@ -70,7 +72,7 @@ def test_header_round_trip():
 def test_damaged_header_is_a_container_error():
     model = load_default_model()
     plane = requantized((16, 16), 2)
-    data = bytearray(encode_planes([plane], [QUANT], [(1, 1)], model))
+    data = bytearray(encode_planes([plane], [QUANT], [(1, 1)], model, FIXED_TABLES_VERSION))
     data[1:5] = b"\xff\xff\xff\xff"
     with pytest.raises(ContainerError):
         decode_planes(bytes(data), [plane.shape[:2]], [QUANT], [(1, 1)], model)

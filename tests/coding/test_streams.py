@@ -1,4 +1,6 @@
-"""Planes -> bytes -> planes: lossless for any int16 input; damage raises ContainerError."""
+"""Planes -> bytes -> planes: lossless for any int16 input, in both stream versions (3, the
+adaptive one written by default, and 2 with fixed tables, still read); damage raises
+ContainerError."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import numpy as np
 import pytest
 
 from jpegzip.coding import ALPHABET, decode_planes, encode_planes
+from jpegzip.coding.streams import FIXED_TABLES_VERSION, STREAM_VERSION
 from jpegzip.errors import ContainerError
 from jpegzip.model import load_default_model
 from jpegzip.model.weights import untrained_model
@@ -18,6 +21,11 @@ def model(request):
     return load_default_model() if request.param == "default" else untrained_model(ALPHABET)
 
 
+@pytest.fixture(params=[STREAM_VERSION, FIXED_TABLES_VERSION])
+def version(request):
+    return request.param
+
+
 def photo_like(shape: tuple[int, int], seed: int, scale: float = 8.0) -> np.ndarray:
     """Sparse coefficients that shrink with frequency, like a quantized photo."""
     rng = np.random.default_rng(seed)
@@ -27,10 +35,11 @@ def photo_like(shape: tuple[int, int], seed: int, scale: float = 8.0) -> np.ndar
     return np.round(values).astype(np.int16)
 
 
-def round_trip(planes, model, quants=None, sampling=None):
+def round_trip(planes, model, quants=None, sampling=None, version=STREAM_VERSION):
     quants = quants or [QUANT] * len(planes)
     sampling = sampling or [(1, 1)] * len(planes)
-    data = encode_planes(planes, quants, sampling, model)
+    data = encode_planes(planes, quants, sampling, model, version)
+    assert data[0] == version
     out = decode_planes(data, [p.shape[:2] for p in planes], quants, sampling, model)
     assert len(out) == len(planes)
     for a, b in zip(planes, out, strict=True):
@@ -40,47 +49,48 @@ def round_trip(planes, model, quants=None, sampling=None):
 
 
 @pytest.mark.parametrize("components", [1, 3, 4])
-def test_round_trip_components(model, components):
+def test_round_trip_components(model, components, version):
     planes = [photo_like((9, 13), seed=c) for c in range(components)]
-    round_trip(planes, model)
+    round_trip(planes, model, version=version)
 
 
-def test_round_trip_chroma_of_other_sizes(model):
+def test_round_trip_chroma_of_other_sizes(model, version):
     planes = [photo_like((16, 22), 0), photo_like((8, 11), 1), photo_like((16, 11), 2)]
-    round_trip(planes, model, sampling=[(2, 2), (1, 1), (1, 2)])
+    round_trip(planes, model, sampling=[(2, 2), (1, 1), (1, 2)], version=version)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (6, 1), (2, 2), (3, 5)])
-def test_round_trip_tiny_grids(model, shape):
-    round_trip([photo_like(shape, 3), photo_like(shape, 4), photo_like(shape, 5)], model)
+def test_round_trip_tiny_grids(model, shape, version):
+    round_trip([photo_like(shape, 3), photo_like(shape, 4), photo_like(shape, 5)], model,
+               version=version)
 
 
-def test_round_trip_extreme_values(model):
+def test_round_trip_extreme_values(model, version):
     rng = np.random.default_rng(7)
     plane = rng.integers(-32768, 32768, size=(5, 6, 64)).astype(np.int16)
     plane[0, 0, :] = -32768
     plane[1, 1, :] = 32767
     plane[2, 2, ::2] = 32767
     plane[2, 2, 1::2] = -32768
-    round_trip([plane], model)
+    round_trip([plane], model, version=version)
 
 
-def test_round_trip_all_zero_and_dense(model):
+def test_round_trip_all_zero_and_dense(model, version):
     zero = np.zeros((4, 4, 64), np.int16)
     dense = np.ones((4, 4, 64), np.int16) * np.int16(-1)
-    round_trip([zero, dense, zero], model)
+    round_trip([zero, dense, zero], model, version=version)
 
 
-def test_round_trip_any_quantization(model):
+def test_round_trip_any_quantization(model, version):
     planes = [photo_like((6, 6), 1), photo_like((3, 3), 2)]
     quants = [np.arange(1, 65, dtype=np.uint16), np.full(64, 65535, np.uint16)]
-    round_trip(planes, model, quants=quants, sampling=[(2, 2), (1, 1)])
+    round_trip(planes, model, quants=quants, sampling=[(2, 2), (1, 1)], version=version)
 
 
-def test_encoding_is_deterministic(model):
+def test_encoding_is_deterministic(model, version):
     planes = [photo_like((12, 12), 9)]
-    first = encode_planes(planes, [QUANT], [(1, 1)], model)
-    assert encode_planes(planes, [QUANT], [(1, 1)], model) == first
+    first = encode_planes(planes, [QUANT], [(1, 1)], model, version)
+    assert encode_planes(planes, [QUANT], [(1, 1)], model, version) == first
 
 
 def test_real_jpeg_coefficients_round_trip(tmp_path):
@@ -112,10 +122,10 @@ def _decode_or_container_error(data, planes, model):
     return out
 
 
-def test_corrupted_streams_raise_container_error_only():
+def test_corrupted_streams_raise_container_error_only(version):
     model = load_default_model()
     planes = [photo_like((10, 10), 11), photo_like((5, 5), 12)]
-    data = encode_planes(planes, [QUANT] * 2, [(1, 1)] * 2, model)
+    data = encode_planes(planes, [QUANT] * 2, [(1, 1)] * 2, model, version)
     rng = np.random.default_rng(5)
     failures = 0
     for trial in range(60):
@@ -130,21 +140,34 @@ def test_corrupted_streams_raise_container_error_only():
     assert failures > 0
 
 
-@pytest.mark.parametrize("data", [b"", b"\x01\x00", b"\x02" + bytes(8), b"\x01" + b"\xff" * 400])
+@pytest.mark.parametrize("data", [b"", b"\x01\x00", b"\x02" + bytes(8), b"\x01" + b"\xff" * 400,
+                                  b"\x03", b"\x03" + bytes(3), b"\x04" + bytes(40)])
 def test_malformed_streams(data):
     planes = [photo_like((4, 4), 0)]
     _decode_or_container_error(data, planes, load_default_model())
-    if len(data) < 2 or data[0] != 1:
+    if len(data) < 2 or data[0] not in (1, 3):
         with pytest.raises(ContainerError):
             decode_planes(data, [(4, 4)], [QUANT], [(1, 1)], load_default_model())
 
 
-def test_trailing_data_is_rejected():
+def test_garbage_never_decodes_past_its_bytes():
+    """Stream 3 has no length field: random bytes must fail a commit or the byte count."""
+    rng = np.random.default_rng(3)
+    for size in (2, 9, 40, 300):
+        data = bytes([STREAM_VERSION]) + rng.integers(0, 256, size, np.uint8).tobytes()
+        with pytest.raises(ContainerError):
+            decode_planes(data, [(6, 6)], [QUANT], [(1, 1)], load_default_model())
+
+
+@pytest.mark.parametrize("version, extra", [(STREAM_VERSION, 1), (STREAM_VERSION, 4),
+                                            (STREAM_VERSION, 64), (FIXED_TABLES_VERSION, 64)])
+def test_trailing_data_is_rejected(version, extra):
+    """Stream 3 counts its bytes exactly; stream 2 may take a zero word for padding."""
     planes = [photo_like((4, 4), 0)]
     model = load_default_model()
-    data = encode_planes(planes, [QUANT], [(1, 1)], model)
+    data = encode_planes(planes, [QUANT], [(1, 1)], model, version)
     with pytest.raises(ContainerError):
-        decode_planes(data + bytes(64), [(4, 4)], [QUANT], [(1, 1)], model)
+        decode_planes(data + bytes(extra), [(4, 4)], [QUANT], [(1, 1)], model)
 
 
 def test_bad_inputs_are_value_errors():
@@ -155,3 +178,5 @@ def test_bad_inputs_are_value_errors():
         encode_planes([np.zeros((2, 2, 63), np.int16)], [QUANT], [(1, 1)], model)
     with pytest.raises(ValueError):
         encode_planes([photo_like((2, 2), 0)] * 5, [QUANT] * 5, [(1, 1)] * 5, model)
+    with pytest.raises(ValueError, match="stream version"):
+        encode_planes([photo_like((2, 2), 0)], [QUANT], [(1, 1)], model, version=1)

@@ -1,0 +1,236 @@
+"""Backward-adaptive coding of residuals: binary decisions whose probabilities start at the
+fitted tables and follow the image as it is coded.
+
+Why: the fitted tables describe the training photos, and a photo's own statistics differ
+(phone and camera photos are much softer). Sending table corrections up front (adapt.py,
+stream version 2) pays for itself only on the largest tables; here every *fine* context
+(the model's context before contexts were clustered into tables, about 423,000 of them)
+learns from the decisions it has coded, at no cost in bytes, and its table learns from all
+of its contexts. Measured with the same model (coefficient stream only; docs/MODEL.md):
+Kodak q75 21.24 -> 21.5 %, the Lepton phone photos 25.2 -> 26.2 %, smooth 12-24 MP
+photos 25.1 -> 28.0 %.
+
+A residual r (symbols.py) is coded as its class c = |r| (|r| <= K) or K + bit_length(|r| -
+K) (an escape), by stop decisions "c == j?" for j = 0, 1, ... (node j), then its sign
+(node SIGN) and then an escape's bits below the leading one (probability 1/2). The
+probability of a node in fine context f of table t:
+
+    table:  p_t = (hits_t * 2**16 + W_TABLE * prior_t) // (total_t + W_TABLE)
+    fine:   p   = (hits_f * 2**16 + W_FINE * p_t) // (total_f + W_FINE)
+
+prior_t is the table's own probability of the decision; counts are halved at their
+limits (the fine ones fit a byte). Integer arithmetic only: both sides compute the same
+probabilities on any machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .rangecoder import (
+    HALF,
+    PROB_BITS,
+    decode_bit,
+    encode_bit,
+    flush,
+    new_encoder,
+    start_decoder,
+)
+from .symbols import ESCAPE_LENGTHS, K
+from .tables import integer_frequencies
+
+CLASSES = K + 1 + ESCAPE_LENGTHS  # |r| = 0..K, then escapes of bit length 1..16
+SIGN = CLASSES - 1  # the last class needs no stop decision: its node codes the sign
+NODES = CLASSES
+W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, flat optimum)
+FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
+P_MIN, P_MAX = 32, (1 << PROB_BITS) - 32
+MAX_BYTES_PER_SYMBOL = 64  # room the encoder keeps per symbol of a step (worst case ~50)
+
+_priors: dict[bytes, np.ndarray] = {}
+
+
+def node_priors(probabilities: np.ndarray) -> np.ndarray:
+    """(tables, NODES) int64: each table's probability (2**16 scale) of every decision."""
+    freq = integer_frequencies(probabilities)
+    tables = freq.shape[0]
+    per_class = np.zeros((tables, CLASSES), np.int64)
+    negative = np.zeros(tables, np.int64)
+    for s in range(freq.shape[1]):
+        if s <= 2 * K:
+            c, minus = abs(s - K), s < K
+        else:
+            c, minus = K + 1 + (s - 2 * K - 1) // 2, (s - 2 * K - 1) % 2 == 1
+        per_class[:, c] += freq[:, s]
+        if minus:
+            negative += freq[:, s]
+    tail = np.cumsum(per_class[:, ::-1], axis=1)[:, ::-1]  # mass of classes >= j
+    priors = np.empty((tables, NODES), np.int64)
+    priors[:, :SIGN] = (per_class[:, :SIGN] << PROB_BITS) // tail[:, :SIGN]
+    nonzero = tail[:, 1]
+    priors[:, SIGN] = (negative << PROB_BITS) // nonzero
+    return np.clip(priors, P_MIN, P_MAX)
+
+
+def priors_of(model) -> np.ndarray:
+    """node_priors of a model's tables, computed once per model id."""
+    key = bytes(model.model_id)
+    priors = _priors.get(key)
+    if priors is None:
+        priors = _priors[key] = node_priors(model.probabilities)
+    return priors
+
+
+@njit(cache=True, inline="always")
+def _probability(fine_counts, table_counts, priors, f, t, node):
+    th = np.int64(table_counts[t, node, 0])
+    tt = np.int64(table_counts[t, node, 1])
+    pt = ((th << PROB_BITS) + W_TABLE * priors[t, node]) // (tt + W_TABLE)
+    w = W_SIGN if node == SIGN else W_FINE
+    fh = np.int64(fine_counts[f, node, 0])
+    ft = np.int64(fine_counts[f, node, 1])
+    p = ((fh << PROB_BITS) + w * pt) // (ft + w)
+    return min(max(p, P_MIN), P_MAX)
+
+
+@njit(cache=True, inline="always")
+def _learn(fine_counts, table_counts, f, t, node, bit):
+    fine_counts[f, node, 0] += bit
+    fine_counts[f, node, 1] += 1
+    if fine_counts[f, node, 1] >= FINE_LIMIT:
+        fine_counts[f, node, 0] = (fine_counts[f, node, 0] + 1) >> 1
+        fine_counts[f, node, 1] = (fine_counts[f, node, 1] + 1) >> 1
+    table_counts[t, node, 0] += bit
+    table_counts[t, node, 1] += 1
+    if table_counts[t, node, 1] >= TABLE_LIMIT:
+        table_counts[t, node, 0] = (table_counts[t, node, 0] + 1) >> 1
+        table_counts[t, node, 1] = (table_counts[t, node, 1] + 1) >> 1
+
+
+@njit(cache=True)
+def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table_counts):
+    """Code the residuals values - pred of one step; -1 when a context is unknown or a
+    residual too large."""
+    for i in range(fine.size):
+        f = fine[i]
+        if f < 0 or f >= context_map.size:
+            return -1
+        t = context_map[f]
+        r = np.int64(values[i]) - np.int64(pred[i])
+        a = r if r >= 0 else -r
+        c = a
+        m = 0
+        length = 0
+        if a > K:
+            m = a - K
+            while m >> length:
+                length += 1
+            if length > ESCAPE_LENGTHS:
+                return -1
+            c = K + length
+        for node in range(min(c + 1, SIGN)):
+            bit = 1 if node == c else 0
+            encode_bit(st, out, bit, _probability(fine_counts, table_counts, priors, f, t, node))
+            _learn(fine_counts, table_counts, f, t, node, bit)
+        if a:
+            bit = 1 if r < 0 else 0
+            encode_bit(st, out, bit, _probability(fine_counts, table_counts, priors, f, t, SIGN))
+            _learn(fine_counts, table_counts, f, t, SIGN, bit)
+        for b in range(length - 2, -1, -1):
+            encode_bit(st, out, (m >> b) & 1, HALF)
+    return 0
+
+
+@njit(cache=True)
+def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, table_counts):
+    """Invert _encode: fill values; -1 when a context is unknown."""
+    for i in range(fine.size):
+        f = fine[i]
+        if f < 0 or f >= context_map.size:
+            return -1
+        t = context_map[f]
+        c = SIGN
+        for node in range(SIGN):
+            bit = decode_bit(st, data, _probability(fine_counts, table_counts, priors, f, t,
+                                                    node))
+            _learn(fine_counts, table_counts, f, t, node, bit)
+            if bit:
+                c = node
+                break
+        negative = 0
+        if c:
+            negative = decode_bit(st, data, _probability(fine_counts, table_counts, priors, f,
+                                                         t, SIGN))
+            _learn(fine_counts, table_counts, f, t, SIGN, negative)
+        a = np.int64(c)
+        if c > K:
+            m = np.int64(1)
+            for _ in range(c - K - 1):
+                m = (m << 1) | decode_bit(st, data, HALF)
+            a = K + m
+        values[i] = pred[i] + (-a if negative else a)
+    return 0
+
+
+class _Counts:
+    """The adaptive state of one image: counts per (fine context, node) and per (table,
+    node), both sides starting from zero."""
+
+    def __init__(self, model) -> None:
+        self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
+        self.priors = priors_of(model)
+        # zero pages cost nothing until touched: an image uses a small part of the contexts
+        self.fine = np.zeros((self.context_map.size, NODES, 2), np.uint8)
+        self.table = np.zeros((self.priors.shape[0], NODES, 2), np.int32)
+
+
+class AdaptiveEncoder:
+    """Codes the steps of one image, in order, into one byte string."""
+
+    def __init__(self, model) -> None:
+        self.counts = _Counts(model)
+        self.state = new_encoder()
+        self.out = np.empty(1 << 16, np.uint8)
+
+    def _reserve(self, size: int) -> None:
+        needed = int(self.state[4]) + size
+        if needed > self.out.size:
+            grown = np.empty(max(needed, 2 * self.out.size), np.uint8)
+            grown[: self.state[4]] = self.out[: self.state[4]]
+            self.out = grown
+
+    def code(self, fine: np.ndarray, values: np.ndarray, pred: np.ndarray) -> None:
+        """Code one step's values with their predictions and fine contexts."""
+        self._reserve(MAX_BYTES_PER_SYMBOL * fine.size + 16)
+        counts = self.counts
+        if _encode(self.state, self.out, fine, values, pred, counts.context_map,
+                   counts.priors, counts.fine, counts.table) < 0:
+            raise ValueError("model produced a context outside its tables or a residual "
+                             "beyond the alphabet")
+
+    def finish(self) -> bytes:
+        """The coded bytes (the encoder is done)."""
+        self._reserve(16)
+        flush(self.state, self.out)
+        return self.out[: self.state[4]].tobytes()
+
+
+class AdaptiveDecoder:
+    """Decodes the steps of one image, in the encoder's order."""
+
+    def __init__(self, data: bytes, model) -> None:
+        self.counts = _Counts(model)
+        self.data = np.frombuffer(data, dtype=np.uint8)
+        self.state = start_decoder(self.data)
+
+    def code(self, fine: np.ndarray, pred: np.ndarray, values: np.ndarray) -> None:
+        """Decode one step into values (same length as fine)."""
+        counts = self.counts
+        if _decode(self.state, self.data, fine, pred, values, counts.context_map,
+                   counts.priors, counts.fine, counts.table) < 0:
+            raise ValueError("model produced a context index outside its tables")
+
+    def bytes_read(self) -> int:
+        """How many bytes the decoder has consumed (past the end: more than it holds)."""
+        return int(self.state[2])

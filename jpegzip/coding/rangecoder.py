@@ -1,0 +1,107 @@
+"""A binary range coder for numba kernels: bits with 16-bit probabilities <-> bytes.
+
+LZMA's design (a 32-bit range, a 64-bit low and one cached byte that absorbs carries), in
+integer arithmetic only, so encoder and decoder agree on any machine. A probability is
+p1 = P(bit == 1) * 2**16, in 1..2**16 - 1; every decision narrows the range to
+floor(range / 2**16) * p1 (bit 1) or the rest (bit 0), so neither side can get a zero
+interval. The coder state lives in small int64 arrays so that a kernel coding one step can
+hand it to the next:
+- encoder: low, range, cache, pending bytes, output position (ENCODER_STATE entries);
+- decoder: code, range, input position (DECODER_STATE). Reading past the end yields zero
+  bytes and still advances the position: a damaged stream decodes to garbage that the
+  caller's checks reject, never out of bounds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+PROB_BITS = 16
+HALF = 1 << (PROB_BITS - 1)  # a raw bit
+TOP = 1 << 24  # the range is renormalized (one byte shifted out) below this
+FULL_RANGE = (1 << 32) - 1
+ENCODER_STATE = 5
+DECODER_STATE = 3
+INIT_BYTES = 5  # the decoder primes its code with this many bytes
+FLUSH_SHIFTS = 5  # the encoder's final shifts: every pending byte of low goes out
+
+
+def new_encoder() -> np.ndarray:
+    """Encoder state: low, range, cache byte, pending byte count, output position."""
+    return np.array([0, FULL_RANGE, 0, 1, 0], np.int64)
+
+
+@njit(cache=True, inline="always")
+def _shift_low(st, out):
+    low = st[0]
+    if low < 0xFF000000 or low > 0xFFFFFFFF:
+        carry = low >> 32
+        byte = st[2]
+        pos = st[4]
+        while True:  # the cached byte, then the pending 0xFF bytes, each plus the carry
+            out[pos] = (byte + carry) & 0xFF
+            pos += 1
+            byte = 0xFF
+            st[3] -= 1
+            if st[3] == 0:
+                break
+        st[4] = pos
+        st[2] = (low >> 24) & 0xFF
+    st[3] += 1
+    st[0] = (low & 0x00FFFFFF) << 8
+
+
+@njit(cache=True, inline="always")
+def encode_bit(st, out, bit, p1):
+    """Code one decision; `out` must have room for the bytes it may emit."""
+    bound = (st[1] >> PROB_BITS) * p1
+    if bit:
+        st[1] = bound
+    else:
+        st[0] += bound
+        st[1] -= bound
+    while st[1] < TOP:
+        st[1] <<= 8
+        _shift_low(st, out)
+
+
+@njit(cache=True)
+def flush(st, out):
+    """Emit the last bytes; the stream is complete after this."""
+    for _ in range(FLUSH_SHIFTS):
+        _shift_low(st, out)
+
+
+@njit(cache=True, inline="always")
+def _next_byte(st, data):
+    pos = st[2]
+    st[2] = pos + 1
+    return np.int64(data[pos]) if pos < data.size else np.int64(0)
+
+
+@njit(cache=True)
+def start_decoder(data):
+    """Decoder state primed with the stream's first bytes."""
+    st = np.zeros(DECODER_STATE, np.int64)
+    st[1] = FULL_RANGE
+    for _ in range(INIT_BYTES):
+        st[0] = ((st[0] << 8) | _next_byte(st, data)) & FULL_RANGE
+    return st
+
+
+@njit(cache=True, inline="always")
+def decode_bit(st, data, p1):
+    """Decode one decision coded with probability p1."""
+    bound = (st[1] >> PROB_BITS) * p1
+    if st[0] < bound:
+        st[1] = bound
+        bit = 1
+    else:
+        st[0] -= bound
+        st[1] -= bound
+        bit = 0
+    while st[1] < TOP:
+        st[1] <<= 8
+        st[0] = ((st[0] << 8) | _next_byte(st, data)) & FULL_RANGE
+    return bit

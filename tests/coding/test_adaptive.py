@@ -1,0 +1,117 @@
+"""Stream version 3: the binary range coder is exact, the priors are the fitted tables, and
+the adaptation pays where the tables do not fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from jpegzip.coding import decode_planes, encode_planes, iter_symbols
+from jpegzip.coding.adaptive import CLASSES, P_MAX, P_MIN, SIGN, node_priors
+from jpegzip.coding.rangecoder import (
+    PROB_BITS,
+    decode_bit,
+    encode_bit,
+    flush,
+    new_encoder,
+    start_decoder,
+)
+from jpegzip.coding.streams import FIXED_TABLES_VERSION
+from jpegzip.coding.symbols import ALPHABET, K, symbol_bits_table
+from jpegzip.model import load_default_model
+
+from .test_adapt import requantized
+
+QUANT = np.full(64, 4, np.uint16)
+
+
+@njit(cache=True)
+def _encode_bits(bits, probs, out):
+    st = new_encoder_state()
+    for i in range(bits.size):
+        encode_bit(st, out, bits[i], probs[i])
+    flush(st, out)
+    return st[4]
+
+
+@njit(cache=True)
+def new_encoder_state():
+    st = np.zeros(5, np.int64)
+    st[1] = (1 << 32) - 1
+    st[3] = 1
+    return st
+
+
+@njit(cache=True)
+def _decode_bits(data, probs):
+    st = start_decoder(data)
+    out = np.empty(probs.size, np.int64)
+    for i in range(probs.size):
+        out[i] = decode_bit(st, data, probs[i])
+    return out, st[2]
+
+
+def test_encoder_state_helper_matches_the_module():
+    assert np.array_equal(new_encoder_state(), new_encoder())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_range_coder_round_trip_any_probabilities(seed):
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    probs = rng.integers(1, 1 << PROB_BITS, n).astype(np.int64)
+    probs[: n // 4] = rng.choice([1, 2, (1 << PROB_BITS) - 1, (1 << PROB_BITS) - 2], n // 4)
+    bits = (rng.integers(0, 1 << PROB_BITS, n) < probs).astype(np.int64)
+    bits[::97] ^= 1  # some unlikely bits too: carries and long pending runs
+    out = np.empty(8 * n + 64, np.uint8)
+    size = _encode_bits(bits, probs, out)
+    decoded, read = _decode_bits(out[:size].copy(), probs)
+    assert np.array_equal(decoded, bits)
+    assert read == size  # the decoder reads exactly what the encoder wrote
+
+
+def test_range_coder_spends_the_information():
+    rng = np.random.default_rng(9)
+    n = 50_000
+    probs = rng.integers(P_MIN, P_MAX, n).astype(np.int64)
+    bits = (rng.integers(0, 1 << PROB_BITS, n) < probs).astype(np.int64)
+    p1 = probs / (1 << PROB_BITS)
+    ideal = -np.sum(np.where(bits == 1, np.log2(p1), np.log2(1 - p1))) / 8
+    size = _encode_bits(bits, probs, np.empty(8 * n, np.uint8))
+    assert ideal <= size < 1.01 * ideal + 8
+
+
+def test_priors_reproduce_the_tables():
+    """The chain of stop decisions and the sign give back each table's probabilities."""
+    model = load_default_model()
+    priors = node_priors(model.probabilities)
+    assert priors.shape == (model.probabilities.shape[0], CLASSES)
+    assert priors.min() >= P_MIN and priors.max() <= P_MAX
+    rows = model.probabilities / model.probabilities.sum(axis=1, keepdims=True)
+    stop = priors[:, :SIGN] / (1 << PROB_BITS)
+    reach = np.cumprod(np.hstack([np.ones((rows.shape[0], 1)), 1 - stop]), axis=1)
+    class_p = np.hstack([stop * reach[:, :SIGN], reach[:, SIGN:]])  # last class: no stop
+    zero = rows[:, K]
+    assert np.allclose(class_p[:, 0], zero, atol=2e-3)
+    one = rows[:, K - 1] + rows[:, K + 1]
+    assert np.allclose(class_p[:, 1], one, atol=2e-3)
+    negative = rows[:, :K].sum(axis=1) + rows[:, 2 * K + 2::2].sum(axis=1)
+    assert np.allclose(priors[:, SIGN] / (1 << PROB_BITS),
+                       np.clip(negative / (1 - zero), P_MIN / 65536, P_MAX / 65536), atol=1e-3)
+    assert ALPHABET == 2 * K + 1 + 2 * (CLASSES - K - 1)
+
+
+def test_adaptation_follows_an_image_the_tables_do_not_fit():
+    model = load_default_model()
+    plane = requantized((48, 64), 1)
+    adaptive = encode_planes([plane], [QUANT], [(1, 1)], model)
+    out = decode_planes(adaptive, [plane.shape[:2]], [QUANT], [(1, 1)], model)
+    assert np.array_equal(out[0], plane)
+    rows = model.probabilities / model.probabilities.sum(axis=1, keepdims=True)
+    fixed_bits = sum(float(-np.log2(rows[ctx, sym]).sum() + symbol_bits_table()[sym].sum())
+                     for ctx, sym in iter_symbols([plane], [QUANT], [(1, 1)], model))
+    assert 8 * len(adaptive) < 0.9 * fixed_bits
+    # and it beats sending table corrections up front (stream 2) on this image too
+    assert len(adaptive) < len(encode_planes([plane], [QUANT], [(1, 1)], model,
+                                             FIXED_TABLES_VERSION))
