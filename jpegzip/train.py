@@ -1,6 +1,6 @@
 """Train the learned context model: the group networks (net.py), then its tables.
 
-    python -m jpegzip.train --config configs/learned-v1.json
+    python -m jpegzip.train --config configs/learned-v2.json
 
 Steps, each written to the run folder (`run_dir` in the config) so a later step can
 resume from it:
@@ -37,7 +37,7 @@ CONFIG_KEYS = {
     "corpus": str, "run_dir": str, "out": str, "seed": int, "holdout": int,
     "variants": int, "png_variants": int, "crop": int, "crops_per_component": int,
     "width": int, "epochs": int, "batch": int, "learning_rate": float, "threads": int,
-    "validation_fraction": float, "mix": list,
+    "validation_fraction": float, "mix": list, "tables": list, "merge_bits": float,
 }
 
 
@@ -61,6 +61,8 @@ class Config:
     threads: int
     validation_fraction: float
     mix: list
+    tables: list  # most tables per coding step: nonzero counts, AC, DC (fit_classic)
+    merge_bits: float  # fit_classic --merge-bits
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -411,7 +413,9 @@ def main(argv: list[str] | None = None) -> None:
                           "--seed", str(config.seed), "--holdout", str(config.holdout),
                           "--workers", str(config.threads), "--variants", str(config.variants),
                           "--png-variants", str(config.png_variants),
-                          "--mix", *(str(m) for m in config.mix)])
+                          "--mix", *(str(m) for m in config.mix),
+                          "--tables", *(str(t) for t in config.tables),
+                          "--merge-bits", str(config.merge_bits)])
     print(f"done in {time.time() - start:.0f} s")
 
 

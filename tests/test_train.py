@@ -60,7 +60,7 @@ def config_dict(tmp_path) -> dict:
             "out": str(tmp_path / "w.npz"), "seed": 1, "holdout": 0, "variants": 1,
             "png_variants": 1, "crop": 8, "crops_per_component": 1, "width": 8, "epochs": 1,
             "batch": 4, "learning_rate": 0.01, "threads": 1, "validation_fraction": 0.1,
-            "mix": [4, 2]}
+            "mix": [4, 2], "tables": [8, 16, 12], "merge_bits": 2.0}
 
 
 def test_config_is_checked(tmp_path):

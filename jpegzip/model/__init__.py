@@ -14,7 +14,8 @@ from .classic import ClassicModel
 from .learned import LearnedModel
 from .weights import model_from_bytes, weights_bytes
 
-SHIPPED_WEIGHTS = ("learned-v1.npz", "classic-v2.npz")  # the first codes new files
+# the first codes new files; the others decode the .jrz files they made
+SHIPPED_WEIGHTS = ("learned-v2.npz", "learned-v1.npz", "classic-v2.npz")
 
 
 @cache
