@@ -309,7 +309,9 @@ def test_size_search_lands_on_the_goal_across_a_table_step():
     multipliers = np.ones((2, 2, band_count()))
     multipliers[1, :, 1:] = 4.0
     stepping = Ladder(np.array([100.0, 100.5]), multipliers)
-    for rate in (0.45, 0.5, 0.7):  # reachable: the x4 tables alone give about 0.39
+    # goals the ladder can reach: below about 0.47 the size jumps at lam 0+ (ties round
+    # the other way), from about 0.47 to 0.39 of the lossless size
+    for rate in (0.5, 0.6, 0.7):
         lossy = codec.encode_lossy(SAMPLE, Target("rate", rate), sizes,
                                    len(lossless) - coefficients, Options(), ladder=stepping)
         assert abs(lossy.estimated_size / (rate * len(lossless)) - 1) <= 0.015

@@ -6,9 +6,9 @@ Why: the fitted tables describe the training photos, and a photo's own statistic
 stream version 2) pays for itself only on the largest tables; here every *fine* context
 (the model's context before contexts were clustered into tables, about 423,000 of them)
 learns from the decisions it has coded, at no cost in bytes, and its table learns from all
-of its contexts. Measured with the same model (coefficient stream only; docs/MODEL.md):
-Kodak q75 21.24 -> 21.5 %, the Lepton phone photos 25.2 -> 26.2 %, smooth 12-24 MP
-photos 25.1 -> 28.0 %.
+of its contexts. Measured with the same model (learned-v1, coefficient stream only, before
+the probability map; docs/MODEL.md): Kodak q75 21.24 -> 21.5 %, six Lepton phone photos
+25.2 -> 26.2 %, smooth 12-24 MP photos 25.1 -> 28.0 %.
 
 A residual r (symbols.py) is coded as its class c = |r| (|r| <= K) or K + bit_length(|r| -
 K) (an escape), by stop decisions "c == j?" for j = 0, 1, ... (node j), then its sign
@@ -19,8 +19,12 @@ probability of a node in fine context f of table t:
     fine:   p   = (hits_f * 2**16 + W_FINE * p_t) // (total_f + W_FINE)
 
 prior_t is the table's own probability of the decision; counts are halved at their
-limits (the fine ones fit a byte). Integer arithmetic only: both sides compute the same
-probabilities on any machine.
+limits (the fine ones fit a byte). A stop decision's p is then refined by an adaptive
+probability map per node (secondary estimation: 33 knots on a logistic grid, the map
+interpolated between the two knots around p and averaged with p, the two knots moved
+1/64 of the way to the outcome), which corrects what the counts systematically get wrong
+for this image. Integer arithmetic only: both sides compute the same probabilities on
+any machine.
 """
 
 from __future__ import annotations
@@ -47,6 +51,15 @@ W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, 
 FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
 P_MIN, P_MAX = 32, (1 << PROB_BITS) - 32
 MAX_BYTES_PER_SYMBOL = 64  # room the encoder keeps per symbol of a step (worst case ~50)
+# the map's knots: 2**16 / (1 + exp(-(i - 16) / 2)), i = 0..32, rounded (fixed here, so
+# that no floating-point library enters the coder)
+MAP_KNOTS = np.array([
+    22, 36, 60, 98, 162, 267, 439, 720, 1179, 1921, 3108, 4971, 7812, 11955, 17625, 24743,
+    32768, 40793, 47911, 53581, 57724, 60565, 62428, 63615, 64357, 64816, 65097, 65269,
+    65374, 65438, 65476, 65500, 65514,
+], dtype=np.int64)
+MAP_FRACTION_BITS = 12  # position between two knots
+MAP_RATE_BITS = 6  # knots move 1/64 of the way to each outcome
 
 _priors: dict[bytes, np.ndarray] = {}
 
@@ -95,6 +108,40 @@ def _probability(fine_counts, table_counts, priors, f, t, node):
 
 
 @njit(cache=True, inline="always")
+def _knot(p):
+    """Index of the last knot <= p (P_MIN is above the first knot)."""
+    lo = 0
+    hi = MAP_KNOTS.size - 2
+    while lo < hi:
+        mid = (lo + hi + 1) >> 1
+        if MAP_KNOTS[mid] <= p:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _refine(prob_map, node, p):
+    """The mapped probability of a stop decision, and where on the map it was read."""
+    k = _knot(p)
+    span = MAP_KNOTS[k + 1] - MAP_KNOTS[k]
+    fraction = min(((p - MAP_KNOTS[k]) << MAP_FRACTION_BITS) // span, 1 << MAP_FRACTION_BITS)
+    mapped = (prob_map[node, k] * ((1 << MAP_FRACTION_BITS) - fraction)
+              + prob_map[node, k + 1] * fraction) >> MAP_FRACTION_BITS
+    return min(max((p + mapped + 1) >> 1, P_MIN), P_MAX), k, fraction
+
+
+@njit(cache=True, inline="always")
+def _learn_map(prob_map, node, k, fraction, bit):
+    target = np.int64(bit) << PROB_BITS
+    shift = MAP_FRACTION_BITS + MAP_RATE_BITS
+    prob_map[node, k] += ((target - prob_map[node, k])
+                          * ((1 << MAP_FRACTION_BITS) - fraction)) >> shift
+    prob_map[node, k + 1] += ((target - prob_map[node, k + 1]) * fraction) >> shift
+
+
+@njit(cache=True, inline="always")
 def _learn(fine_counts, table_counts, f, t, node, bit):
     fine_counts[f, node, 0] += bit
     fine_counts[f, node, 1] += 1
@@ -109,7 +156,8 @@ def _learn(fine_counts, table_counts, f, t, node, bit):
 
 
 @njit(cache=True)
-def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table_counts):
+def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table_counts,
+            prob_map):
     """Code the residuals values - pred of one step; -1 when a context is unknown or a
     residual too large."""
     for i in range(fine.size):
@@ -131,8 +179,11 @@ def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table
             c = K + length
         for node in range(min(c + 1, SIGN)):
             bit = 1 if node == c else 0
-            encode_bit(st, out, bit, _probability(fine_counts, table_counts, priors, f, t, node))
+            p, k, fraction = _refine(prob_map, node, _probability(fine_counts, table_counts,
+                                                                  priors, f, t, node))
+            encode_bit(st, out, bit, p)
             _learn(fine_counts, table_counts, f, t, node, bit)
+            _learn_map(prob_map, node, k, fraction, bit)
         if a:
             bit = 1 if r < 0 else 0
             encode_bit(st, out, bit, _probability(fine_counts, table_counts, priors, f, t, SIGN))
@@ -143,7 +194,8 @@ def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table
 
 
 @njit(cache=True)
-def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, table_counts):
+def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, table_counts,
+            prob_map):
     """Invert _encode: fill values; -1 when a context is unknown."""
     for i in range(fine.size):
         f = fine[i]
@@ -152,9 +204,11 @@ def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, tabl
         t = context_map[f]
         c = SIGN
         for node in range(SIGN):
-            bit = decode_bit(st, data, _probability(fine_counts, table_counts, priors, f, t,
-                                                    node))
+            p, k, fraction = _refine(prob_map, node, _probability(fine_counts, table_counts,
+                                                                  priors, f, t, node))
+            bit = decode_bit(st, data, p)
             _learn(fine_counts, table_counts, f, t, node, bit)
+            _learn_map(prob_map, node, k, fraction, bit)
             if bit:
                 c = node
                 break
@@ -175,7 +229,8 @@ def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, tabl
 
 class _Counts:
     """The adaptive state of one image: counts per (fine context, node) and per (table,
-    node), both sides starting from zero."""
+    node), both sides starting from zero, and the probability map of each stop node,
+    starting as the identity."""
 
     def __init__(self, model) -> None:
         self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
@@ -183,6 +238,7 @@ class _Counts:
         # zero pages cost nothing until touched: an image uses a small part of the contexts
         self.fine = np.zeros((self.context_map.size, NODES, 2), np.uint8)
         self.table = np.zeros((self.priors.shape[0], NODES, 2), np.int32)
+        self.map = np.tile(MAP_KNOTS, (SIGN, 1))
 
 
 class AdaptiveEncoder:
@@ -205,7 +261,7 @@ class AdaptiveEncoder:
         self._reserve(MAX_BYTES_PER_SYMBOL * fine.size + 16)
         counts = self.counts
         if _encode(self.state, self.out, fine, values, pred, counts.context_map,
-                   counts.priors, counts.fine, counts.table) < 0:
+                   counts.priors, counts.fine, counts.table, counts.map) < 0:
             raise ValueError("model produced a context outside its tables or a residual "
                              "beyond the alphabet")
 
@@ -228,7 +284,7 @@ class AdaptiveDecoder:
         """Decode one step into values (same length as fine)."""
         counts = self.counts
         if _decode(self.state, self.data, fine, pred, values, counts.context_map,
-                   counts.priors, counts.fine, counts.table) < 0:
+                   counts.priors, counts.fine, counts.table, counts.map) < 0:
             raise ValueError("model produced a context index outside its tables")
 
     def bytes_read(self) -> int:

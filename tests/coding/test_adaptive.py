@@ -1,5 +1,5 @@
-"""Stream version 3: the binary range coder is exact, the priors are the fitted tables, and
-the adaptation pays where the tables do not fit."""
+"""Stream version 3: the binary range coder is exact, the priors are the fitted tables, the
+probability map starts neutral, and the adaptation pays where the tables do not fit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import pytest
 from numba import njit
 
 from jpegzip.coding import decode_planes, encode_planes, iter_symbols
-from jpegzip.coding.adaptive import CLASSES, P_MAX, P_MIN, SIGN, node_priors
+from jpegzip.coding.adaptive import (
+    CLASSES,
+    MAP_KNOTS,
+    P_MAX,
+    P_MIN,
+    SIGN,
+    _learn_map,
+    _refine,
+    node_priors,
+)
 from jpegzip.coding.rangecoder import (
     PROB_BITS,
     decode_bit,
@@ -115,3 +124,16 @@ def test_adaptation_follows_an_image_the_tables_do_not_fit():
     # and it beats sending table corrections up front (stream 2) on this image too
     assert len(adaptive) < len(encode_planes([plane], [QUANT], [(1, 1)], model,
                                              FIXED_TABLES_VERSION))
+
+
+def test_probability_map_starts_as_identity_and_follows_outcomes():
+    prob_map = np.tile(MAP_KNOTS, (SIGN, 1))
+    for p in (P_MIN, 100, 1000, 32768, 40000, 65000, P_MAX):
+        refined, _, _ = _refine(prob_map, 3, p)
+        assert abs(refined - p) <= 1
+    for _ in range(200):  # decision 3 keeps coming out 1 where p says 0.25
+        refined, knot, fraction = _refine(prob_map, 3, 1 << (PROB_BITS - 2))
+        _learn_map(prob_map, 3, knot, fraction, 1)
+    assert _refine(prob_map, 3, 1 << (PROB_BITS - 2))[0] > 0.55 * (1 << PROB_BITS)
+    assert np.array_equal(prob_map[2], MAP_KNOTS)  # other nodes untouched
+    assert prob_map.min() >= 0 and prob_map.max() <= 1 << PROB_BITS
