@@ -108,23 +108,9 @@ def _probability(fine_counts, table_counts, priors, f, t, node):
 
 
 @njit(cache=True, inline="always")
-def _knot(p):
-    """Index of the last knot <= p (P_MIN is above the first knot)."""
-    lo = 0
-    hi = MAP_KNOTS.size - 2
-    while lo < hi:
-        mid = (lo + hi + 1) >> 1
-        if MAP_KNOTS[mid] <= p:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-@njit(cache=True, inline="always")
 def _refine(prob_map, node, p):
     """The mapped probability of a stop decision, and where on the map it was read."""
-    k = _knot(p)
+    k = min(np.searchsorted(MAP_KNOTS, p, side="right") - 1, MAP_KNOTS.size - 2)  # p >= P_MIN
     span = MAP_KNOTS[k + 1] - MAP_KNOTS[k]
     fraction = min(((p - MAP_KNOTS[k]) << MAP_FRACTION_BITS) // span, 1 << MAP_FRACTION_BITS)
     mapped = (prob_map[node, k] * ((1 << MAP_FRACTION_BITS) - fraction)
