@@ -1,7 +1,7 @@
 """Where the coefficient stream's bits go, and what the next model could still win.
 
-Per set, with the default model's fixed tables (ideal code lengths, before the per-image
-table adaptation; the last column is the real stream for comparison):
+Per set, with the default model's fixed tables (ideal code lengths, before the coder
+adapts them to the image; the *real* column is the stream as written, for comparison):
 - the share of nonzero counts, AC and DC, luma and chroma; of the two checkerboard halves
   (the second sees the same frequency in its four neighbours); of the first frequencies;
 - the sign bits: what a nonzero AC coefficient costs beyond its magnitude;
@@ -231,10 +231,11 @@ def main() -> int:
         f"checkout {git_revision()}, {time.time() - started:.0f} s.\n"
         f"Command: `{command}`\n\n"
         "Savings of the coefficient stream alone (no container): *fixed* = ideal code length "
-        "with the shipped tables, *real* = the stream as written (with the per-image table "
-        "adaptation), *oracle* = the same contexts with the best tables for exactly these "
-        "files. Then the share of the fixed-table bits (%) by part; *first* = zigzag 1-2; "
-        "*sign* = what nonzero AC coefficients cost beyond their magnitude.\n\n"
+        "with the shipped tables, *real* = the stream as written (the adaptive coder, stream "
+        "3, which starts from those tables), *oracle* = the same contexts with the best "
+        "fixed tables for exactly these files. Then the share of the fixed-table bits (%) "
+        "by part; *first* = zigzag 1-2; *sign* = what nonzero AC coefficients cost beyond "
+        "their magnitude.\n\n"
         "| set | fixed | real | oracle | nnz Y | AC Y | DC Y | nnz C | AC C | DC C | "
         "half 0 | half 1 | first | sign |\n|---|" + "---|" * 13 + "\n" + "\n".join(rows) + "\n"
     )
