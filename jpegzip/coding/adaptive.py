@@ -33,6 +33,8 @@ import numpy as np
 from numba import njit
 
 from .rangecoder import (
+    DECODER_POSITION,
+    ENCODER_POSITION,
     HALF,
     PROB_BITS,
     decode_bit,
@@ -46,7 +48,6 @@ from .tables import integer_frequencies
 
 CLASSES = K + 1 + ESCAPE_LENGTHS  # |r| = 0..K, then escapes of bit length 1..16
 SIGN = CLASSES - 1  # the last class needs no stop decision: its node codes the sign
-NODES = CLASSES
 W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, flat optimum)
 FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
 P_MIN, P_MAX = 32, (1 << PROB_BITS) - 32
@@ -65,7 +66,8 @@ _priors: dict[bytes, np.ndarray] = {}
 
 
 def node_priors(probabilities: np.ndarray) -> np.ndarray:
-    """(tables, NODES) int64: each table's probability (2**16 scale) of every decision."""
+    """(tables, CLASSES) int64: each table's probability (2**16 scale) of every decision
+    (stop decisions 0..SIGN-1, then the sign)."""
     freq = integer_frequencies(probabilities)
     tables = freq.shape[0]
     per_class = np.zeros((tables, CLASSES), np.int64)
@@ -79,7 +81,7 @@ def node_priors(probabilities: np.ndarray) -> np.ndarray:
         if minus:
             negative += freq[:, s]
     tail = np.cumsum(per_class[:, ::-1], axis=1)[:, ::-1]  # mass of classes >= j
-    priors = np.empty((tables, NODES), np.int64)
+    priors = np.empty((tables, CLASSES), np.int64)
     priors[:, :SIGN] = (per_class[:, :SIGN] << PROB_BITS) // tail[:, :SIGN]
     nonzero = tail[:, 1]
     priors[:, SIGN] = (negative << PROB_BITS) // nonzero
@@ -222,8 +224,8 @@ class _Counts:
         self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
         self.priors = priors_of(model)
         # zero pages cost nothing until touched: an image uses a small part of the contexts
-        self.fine = np.zeros((self.context_map.size, NODES, 2), np.uint8)
-        self.table = np.zeros((self.priors.shape[0], NODES, 2), np.int32)
+        self.fine = np.zeros((self.context_map.size, CLASSES, 2), np.uint8)
+        self.table = np.zeros((self.priors.shape[0], CLASSES, 2), np.int32)
         self.map = np.tile(MAP_KNOTS, (SIGN, 1))
 
 
@@ -236,10 +238,10 @@ class AdaptiveEncoder:
         self.out = np.empty(1 << 16, np.uint8)
 
     def _reserve(self, size: int) -> None:
-        needed = int(self.state[4]) + size
-        if needed > self.out.size:
-            grown = np.empty(max(needed, 2 * self.out.size), np.uint8)
-            grown[: self.state[4]] = self.out[: self.state[4]]
+        written = int(self.state[ENCODER_POSITION])
+        if written + size > self.out.size:
+            grown = np.empty(max(written + size, 2 * self.out.size), np.uint8)
+            grown[:written] = self.out[:written]
             self.out = grown
 
     def code(self, fine: np.ndarray, values: np.ndarray, pred: np.ndarray) -> None:
@@ -255,7 +257,7 @@ class AdaptiveEncoder:
         """The coded bytes (the encoder is done)."""
         self._reserve(16)
         flush(self.state, self.out)
-        return self.out[: self.state[4]].tobytes()
+        return self.out[: self.state[ENCODER_POSITION]].tobytes()
 
 
 class AdaptiveDecoder:
@@ -275,4 +277,4 @@ class AdaptiveDecoder:
 
     def bytes_read(self) -> int:
         """How many bytes the decoder has consumed (past the end: more than it holds)."""
-        return int(self.state[2])
+        return int(self.state[DECODER_POSITION])

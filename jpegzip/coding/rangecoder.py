@@ -6,8 +6,8 @@ p1 = P(bit == 1) * 2**16, in 1..2**16 - 1; every decision narrows the range to
 floor(range / 2**16) * p1 (bit 1) or the rest (bit 0), so neither side can get a zero
 interval. The coder state lives in small int64 arrays so that a kernel coding one step can
 hand it to the next:
-- encoder: low, range, cache, pending bytes, output position (ENCODER_STATE entries);
-- decoder: code, range, input position (DECODER_STATE). Reading past the end yields zero
+- encoder: low, range, cache, pending bytes, output position (ENCODER_POSITION);
+- decoder: code, range, input position (DECODER_POSITION). Reading past the end yields zero
   bytes and still advances the position: a damaged stream decodes to garbage that the
   caller's checks reject, never out of bounds.
 """
@@ -21,8 +21,8 @@ PROB_BITS = 16
 HALF = 1 << (PROB_BITS - 1)  # a raw bit
 TOP = 1 << 24  # the range is renormalized (one byte shifted out) below this
 FULL_RANGE = (1 << 32) - 1
-ENCODER_STATE = 5
-DECODER_STATE = 3
+ENCODER_POSITION = 4  # index of the bytes written so far in the encoder state
+DECODER_POSITION = 2  # index of the bytes read so far in the decoder state
 INIT_BYTES = 5  # the decoder primes its code with this many bytes
 FLUSH_SHIFTS = 5  # the encoder's final shifts: every pending byte of low goes out
 
@@ -38,7 +38,7 @@ def _shift_low(st, out):
     if low < 0xFF000000 or low > 0xFFFFFFFF:
         carry = low >> 32
         byte = st[2]
-        pos = st[4]
+        pos = st[ENCODER_POSITION]
         while True:  # the cached byte, then the pending 0xFF bytes, each plus the carry
             out[pos] = (byte + carry) & 0xFF
             pos += 1
@@ -46,7 +46,7 @@ def _shift_low(st, out):
             st[3] -= 1
             if st[3] == 0:
                 break
-        st[4] = pos
+        st[ENCODER_POSITION] = pos
         st[2] = (low >> 24) & 0xFF
     st[3] += 1
     st[0] = (low & 0x00FFFFFF) << 8
@@ -75,15 +75,15 @@ def flush(st, out):
 
 @njit(cache=True, inline="always")
 def _next_byte(st, data):
-    pos = st[2]
-    st[2] = pos + 1
+    pos = st[DECODER_POSITION]
+    st[DECODER_POSITION] = pos + 1
     return np.int64(data[pos]) if pos < data.size else np.int64(0)
 
 
 @njit(cache=True)
 def start_decoder(data):
     """Decoder state primed with the stream's first bytes."""
-    st = np.zeros(DECODER_STATE, np.int64)
+    st = np.zeros(DECODER_POSITION + 1, np.int64)
     st[1] = FULL_RANGE
     for _ in range(INIT_BYTES):
         st[0] = ((st[0] << 8) | _next_byte(st, data)) & FULL_RANGE
