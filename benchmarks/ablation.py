@@ -2,14 +2,15 @@
 
 Only the coefficient stream differs between columns: each column's .jrz is the container
 written with the file's shared sections (headers and scan side information) and the
-coefficient stream of that weights file in that stream version (3: adaptive binary
-coding, the default; 2: fixed tables with per-image corrections sent up front), and its
-size is measured. Every round trip is checked (decode, compare the planes).
+coefficient stream of that weights file in that stream version (4: adaptive binary
+coding with sign contexts, the default; 3: the same without sign contexts; 2: fixed
+tables with per-image corrections sent up front), and its size is measured. Every round
+trip is checked (decode, compare the planes).
 
 Example (the shipped models, with and without the learned network, both coders):
     python benchmarks/ablation.py benchmarks/data/kodak-q75 benchmarks/data/kodak-q90 \
         --weights weights/classic-v2.npz weights/learned-v1.npz weights/learned-v2.npz \
-        --streams 2 3 --write
+        --streams 2 3 4 --write
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="+", type=Path, help="folders of JPEGs")
     parser.add_argument("--weights", nargs="+", type=Path, required=True)
-    parser.add_argument("--streams", nargs="+", type=int, default=[3], choices=[2, 3],
-                        help="coefficient stream versions to compare (default: 3)")
+    parser.add_argument("--streams", nargs="+", type=int, default=[4], choices=[2, 3, 4],
+                        help="coefficient stream versions to compare (default: 4)")
     parser.add_argument("--write", action="store_true",
                         help="refresh the 'ablation' section of benchmarks/RESULTS.md")
     args = parser.parse_args()

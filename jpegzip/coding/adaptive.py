@@ -23,8 +23,12 @@ limits (the fine ones fit a byte). A stop decision's p is then refined by an ada
 probability map per node (secondary estimation: 33 knots on a logistic grid, the map
 interpolated between the two knots around p and averaged with p, the two knots moved
 1/64 of the way to the outcome), which corrects what the counts systematically get wrong
-for this image. Integer arithmetic only: both sides compute the same probabilities on
-any machine.
+for this image. Since stream version 4 an AC coefficient's sign goes one level further:
+its p above is smoothed towards by the counts of its *sign context* (the model's
+sign_contexts: the signs of the neighbours' same coefficient, vertical and horizontal
+apart, and of the block's own lower neighbours; W_SIGN_CONTEXT, halved at SIGN_LIMIT),
+which the fine context, keyed by magnitudes, does not see. Integer arithmetic only: both
+sides compute the same probabilities on any machine.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ CLASSES = K + 1 + ESCAPE_LENGTHS  # |r| = 0..K, then escapes of bit length 1..16
 SIGN = CLASSES - 1  # the last class needs no stop decision: its node codes the sign
 W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, flat optimum)
 FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
+W_SIGN_CONTEXT, SIGN_LIMIT = 16, 1024  # the sign context level (stream 4; measured)
 P_MIN, P_MAX = 32, (1 << PROB_BITS) - 32
 MAX_BYTES_PER_SYMBOL = 64  # room the encoder keeps per symbol of a step (worst case ~50)
 # the map's knots: 2**16 / (1 + exp(-(i - 16) / 2)), i = 0..32, rounded (fixed here, so
@@ -110,6 +115,28 @@ def _probability(fine_counts, table_counts, priors, f, t, node):
 
 
 @njit(cache=True, inline="always")
+def _sign_probability(fine_counts, table_counts, priors, f, t, sign_counts, s):
+    """The sign's probability: the fine level's, then its sign context's (s >= 0)."""
+    p = _probability(fine_counts, table_counts, priors, f, t, SIGN)
+    if s < 0:
+        return p
+    p = ((np.int64(sign_counts[s, 0]) << PROB_BITS) + W_SIGN_CONTEXT * p) // (
+        np.int64(sign_counts[s, 1]) + W_SIGN_CONTEXT)
+    return min(max(p, P_MIN), P_MAX)
+
+
+@njit(cache=True, inline="always")
+def _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, bit):
+    _learn(fine_counts, table_counts, f, t, SIGN, bit)
+    if s >= 0:
+        sign_counts[s, 0] += bit
+        sign_counts[s, 1] += 1
+        if sign_counts[s, 1] >= SIGN_LIMIT:
+            sign_counts[s, 0] = (sign_counts[s, 0] + 1) >> 1
+            sign_counts[s, 1] = (sign_counts[s, 1] + 1) >> 1
+
+
+@njit(cache=True, inline="always")
 def _refine(prob_map, node, p):
     """The mapped probability of a stop decision, and where on the map it was read."""
     k = min(np.searchsorted(MAP_KNOTS, p, side="right") - 1, MAP_KNOTS.size - 2)  # p >= P_MIN
@@ -144,13 +171,14 @@ def _learn(fine_counts, table_counts, f, t, node, bit):
 
 
 @njit(cache=True)
-def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table_counts,
-            prob_map):
-    """Code the residuals values - pred of one step; -1 when a context is unknown or a
-    residual too large."""
+def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_counts,
+            table_counts, prob_map, sign_counts):
+    """Code the residuals values - pred of one step (sign contexts: one per value, or
+    none); -1 when a context is unknown or a residual too large."""
     for i in range(fine.size):
         f = fine[i]
-        if f < 0 or f >= context_map.size:
+        s = sign_ctx[i] if sign_ctx.size else -1
+        if f < 0 or f >= context_map.size or s >= sign_counts.shape[0]:
             return -1
         t = context_map[f]
         r = np.int64(values[i]) - np.int64(pred[i])
@@ -174,20 +202,22 @@ def _encode(st, out, fine, values, pred, context_map, priors, fine_counts, table
             _learn_map(prob_map, node, k, fraction, bit)
         if a:
             bit = 1 if r < 0 else 0
-            encode_bit(st, out, bit, _probability(fine_counts, table_counts, priors, f, t, SIGN))
-            _learn(fine_counts, table_counts, f, t, SIGN, bit)
+            encode_bit(st, out, bit, _sign_probability(fine_counts, table_counts, priors, f, t,
+                                                       sign_counts, s))
+            _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, bit)
         for b in range(length - 2, -1, -1):
             encode_bit(st, out, (m >> b) & 1, HALF)
     return 0
 
 
 @njit(cache=True)
-def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, table_counts,
-            prob_map):
+def _decode(st, data, fine, pred, sign_ctx, values, context_map, priors, fine_counts,
+            table_counts, prob_map, sign_counts):
     """Invert _encode: fill values; -1 when a context is unknown."""
     for i in range(fine.size):
         f = fine[i]
-        if f < 0 or f >= context_map.size:
+        s = sign_ctx[i] if sign_ctx.size else -1
+        if f < 0 or f >= context_map.size or s >= sign_counts.shape[0]:
             return -1
         t = context_map[f]
         c = SIGN
@@ -202,9 +232,9 @@ def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, tabl
                 break
         negative = 0
         if c:
-            negative = decode_bit(st, data, _probability(fine_counts, table_counts, priors, f,
-                                                         t, SIGN))
-            _learn(fine_counts, table_counts, f, t, SIGN, negative)
+            negative = decode_bit(st, data, _sign_probability(fine_counts, table_counts, priors,
+                                                              f, t, sign_counts, s))
+            _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, negative)
         a = np.int64(c)
         if c > K:
             m = np.int64(1)
@@ -216,24 +246,38 @@ def _decode(st, data, fine, pred, values, context_map, priors, fine_counts, tabl
 
 
 class _Counts:
-    """The adaptive state of one image: counts per (fine context, node) and per (table,
-    node), both sides starting from zero, and the probability map of each stop node,
-    starting as the identity."""
+    """The adaptive state of one image: counts per (fine context, node), per (table, node)
+    and per sign context (none with sign_contexts=False: stream 3), all starting from zero,
+    and the probability map of each stop node, starting as the identity."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, sign_contexts: bool) -> None:
         self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
         self.priors = priors_of(model)
         # zero pages cost nothing until touched: an image uses a small part of the contexts
         self.fine = np.zeros((self.context_map.size, CLASSES, 2), np.uint8)
         self.table = np.zeros((self.priors.shape[0], CLASSES, 2), np.int32)
         self.map = np.tile(MAP_KNOTS, (SIGN, 1))
+        self.sign = np.zeros((model.sign_context_count if sign_contexts else 0, 2), np.int32)
+
+
+_NO_SIGN_CONTEXTS = np.zeros(0, np.int32)
+
+
+def _sign_contexts(counts: _Counts, sign_ctx: np.ndarray, size: int) -> np.ndarray:
+    """The step's sign contexts as the kernels take them: none in stream 3."""
+    if not counts.sign.shape[0] or not sign_ctx.size:
+        return _NO_SIGN_CONTEXTS
+    if sign_ctx.size != size:
+        raise ValueError("need one sign context per value")
+    return sign_ctx
 
 
 class AdaptiveEncoder:
-    """Codes the steps of one image, in order, into one byte string."""
+    """Codes the steps of one image, in order, into one byte string; `sign_contexts`: the
+    steps come with sign contexts (stream 4) or without (stream 3)."""
 
-    def __init__(self, model) -> None:
-        self.counts = _Counts(model)
+    def __init__(self, model, sign_contexts: bool = True) -> None:
+        self.counts = _Counts(model, sign_contexts)
         self.state = new_encoder()
         self.out = np.empty(1 << 16, np.uint8)
 
@@ -244,12 +288,15 @@ class AdaptiveEncoder:
             grown[:written] = self.out[:written]
             self.out = grown
 
-    def code(self, fine: np.ndarray, values: np.ndarray, pred: np.ndarray) -> None:
-        """Code one step's values with their predictions and fine contexts."""
+    def code(self, fine: np.ndarray, values: np.ndarray, pred: np.ndarray,
+             sign_ctx: np.ndarray) -> None:
+        """Code one step's values with their predictions, fine contexts and sign contexts
+        (one per value, or empty where the step has none)."""
         self._reserve(MAX_BYTES_PER_SYMBOL * fine.size + 16)
         counts = self.counts
-        if _encode(self.state, self.out, fine, values, pred, counts.context_map,
-                   counts.priors, counts.fine, counts.table, counts.map) < 0:
+        sign_ctx = _sign_contexts(counts, sign_ctx, fine.size)
+        if _encode(self.state, self.out, fine, values, pred, sign_ctx, counts.context_map,
+                   counts.priors, counts.fine, counts.table, counts.map, counts.sign) < 0:
             raise ValueError("model produced a context outside its tables or a residual "
                              "beyond the alphabet")
 
@@ -261,18 +308,21 @@ class AdaptiveEncoder:
 
 
 class AdaptiveDecoder:
-    """Decodes the steps of one image, in the encoder's order."""
+    """Decodes the steps of one image, in the encoder's order (`sign_contexts` as for
+    AdaptiveEncoder)."""
 
-    def __init__(self, data: bytes, model) -> None:
-        self.counts = _Counts(model)
+    def __init__(self, data: bytes, model, sign_contexts: bool = True) -> None:
+        self.counts = _Counts(model, sign_contexts)
         self.data = np.frombuffer(data, dtype=np.uint8)
         self.state = start_decoder(self.data)
 
-    def code(self, fine: np.ndarray, pred: np.ndarray, values: np.ndarray) -> None:
+    def code(self, fine: np.ndarray, pred: np.ndarray, sign_ctx: np.ndarray,
+             values: np.ndarray) -> None:
         """Decode one step into values (same length as fine)."""
         counts = self.counts
-        if _decode(self.state, self.data, fine, pred, values, counts.context_map,
-                   counts.priors, counts.fine, counts.table, counts.map) < 0:
+        sign_ctx = _sign_contexts(counts, sign_ctx, fine.size)
+        if _decode(self.state, self.data, fine, pred, sign_ctx, values, counts.context_map,
+                   counts.priors, counts.fine, counts.table, counts.map, counts.sign) < 0:
             raise ValueError("model produced a context index outside its tables")
 
     def bytes_read(self) -> int:

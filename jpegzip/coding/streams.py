@@ -3,11 +3,13 @@
 The model splits the coding into steps (frequency groups, lattice subsets). For each step
 it returns an integer prediction and an integer context index per symbol, computed only
 from what the decoder already has; the decoder asks the model for the same contexts, so
-it decodes the same symbols in the same order. Two stream versions, the first byte:
+it decodes the same symbols in the same order. Three stream versions, the first byte:
 
-- 3 (written since 2026-11-27): each step's residuals in the model's order, as binary
-  decisions whose probabilities start at the fitted tables and adapt to the image per
-  fine context (adaptive.py, rangecoder.py); then the coder's bytes.
+- 4 (written since 2026-11-27): version 3 with each AC sign also adapting per sign
+  context (the session's sign_contexts; adaptive.py).
+- 3 (still read; written only on request): each step's residuals in the model's order,
+  as binary decisions whose probabilities start at the fitted tables and adapt to the
+  image per fine context (adaptive.py, rangecoder.py); then the coder's bytes.
 - 2 (still read; written only on request, for comparisons): the residuals of a step
   sorted by context, each context's run coded in one constriction call with its fixed
   table, escaped residuals then their raw bits; the range coder's 32-bit words,
@@ -29,7 +31,8 @@ from .adaptive import AdaptiveDecoder, AdaptiveEncoder
 from .symbols import ALPHABET, raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_values
 from .tables import CoderTables, coder_tables
 
-STREAM_VERSION = 3  # what encode_planes writes
+STREAM_VERSION = 4  # what encode_planes writes
+UNSIGNED_VERSION = 3  # adaptive, without sign contexts
 FIXED_TABLES_VERSION = 2
 
 
@@ -46,6 +49,8 @@ class ContextSession(Protocol):
 
     def commit(self, step: int, values: np.ndarray) -> None: ...
 
+    def sign_contexts(self) -> np.ndarray: ...
+
     def finish(self) -> list[np.ndarray]: ...
 
 
@@ -56,6 +61,7 @@ class ContextModel(Protocol):
     model_id: bytes
     probabilities: np.ndarray
     context_map: np.ndarray
+    sign_context_count: int
 
     def begin(
         self,
@@ -157,20 +163,20 @@ def encode_planes(
     version: int = STREAM_VERSION,
 ) -> bytes:
     """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes, as stream
-    `version` (3, or 2 with fixed tables for comparisons)."""
+    `version` (4; 3 or 2 for comparisons)."""
     if version == FIXED_TABLES_VERSION:
         return _encode_fixed(planes, quant_tables, sampling, model)
-    if version != STREAM_VERSION:
+    if version not in (STREAM_VERSION, UNSIGNED_VERSION):
         raise ValueError(f"unknown coefficient stream version {version}")
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes, fine=True)
-    encoder = AdaptiveEncoder(model)
+    encoder = AdaptiveEncoder(model, sign_contexts=version == STREAM_VERSION)
     for step in range(session.step_count):
         pred, fine, values = session.encode_step(step)
         if pred.size:
-            encoder.code(fine, values, pred)
+            encoder.code(fine, values, pred, session.sign_contexts())
     session.finish()
-    return bytes([STREAM_VERSION]) + encoder.finish()
+    return bytes([version]) + encoder.finish()
 
 
 def _encode_fixed(
@@ -225,7 +231,7 @@ def decode_planes(
 ) -> list[np.ndarray]:
     """Invert encode_planes (either version). A damaged stream raises ContainerError,
     never a panic."""
-    if len(data) >= 1 and data[0] == STREAM_VERSION:
+    if len(data) >= 1 and data[0] in (STREAM_VERSION, UNSIGNED_VERSION):
         return _decode_adaptive(data, shapes, quant_tables, sampling, model)
     if len(data) < 1 or (len(data) - 1) % 4 or data[0] != FIXED_TABLES_VERSION:
         raise ContainerError("coefficient stream: bad length or version")
@@ -251,10 +257,10 @@ def decode_planes(
 
 def _decode_adaptive(data: bytes, shapes, quant_tables, sampling,
                      model: ContextModel) -> list[np.ndarray]:
-    """Stream version 3: garbage decodes to values that the session's commits reject, or
-    to a byte count that does not match."""
+    """Stream versions 3 and 4: garbage decodes to values that the session's commits
+    reject, or to a byte count that does not match."""
     session = model.begin(shapes, quant_tables, sampling, None, fine=True)
-    decoder = AdaptiveDecoder(data[1:], model)
+    decoder = AdaptiveDecoder(data[1:], model, sign_contexts=data[0] == STREAM_VERSION)
     values = np.empty(_step_capacity(shapes), np.int32)
     for step in range(session.step_count):
         pred, fine = session.contexts(step)
@@ -263,7 +269,7 @@ def _decode_adaptive(data: bytes, shapes, quant_tables, sampling,
             continue
         if decoder.bytes_read() > len(data):
             raise ContainerError("coefficient stream: truncated")
-        decoder.code(fine, pred, values[:n])
+        decoder.code(fine, pred, session.sign_contexts(), values[:n])
         session.commit(step, values[:n])
     read = decoder.bytes_read()
     if read != len(data) - 1:

@@ -83,6 +83,7 @@ AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
 DC_BASE = AC_BASE + AC_COUNT
 DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
 CONTEXT_COUNT = DC_BASE + DC_COUNT
+SIGN_CONTEXT_COUNT = CLASSES * 64 * 2 * kn.SIGN_KEYS  # per class, AC frequency and half
 
 _EDGE_WEIGHTS = np.array(
     [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],
@@ -224,6 +225,8 @@ class ClassicSession:
         self.idx = np.empty(size, np.int64)
         self.pred = np.empty(size, np.int32)
         self.ctx = np.empty(size, np.int32)
+        self.sign_ctx = np.empty(size, np.int32)
+        self.sign_n = 0  # symbols of the last step with sign contexts (AC steps only)
         self.values = np.empty(size if planes is not None else 0, np.int32)
         self.n = 0
 
@@ -242,6 +245,7 @@ class ClassicSession:
         """Prediction and context of each symbol of the step (valid until the next call)."""
         c, phase, a, b = self.steps[step]
         comp = self.comps[c]
+        self.sign_n = 0
         if phase == AC:
             self._ac(comp, a, b, self.bases[step], False)
         elif phase == NNZ:
@@ -261,7 +265,7 @@ class ClassicSession:
     def _ac(self, comp: _Component, k: int, half: int, base: int, encode: bool) -> None:
         """AC contexts of one step; `encode` also takes the targets and commits them."""
         if comp.remaining <= 0 or (comp.active is not None and comp.active_count[half] == 0):
-            self.n = 0
+            self.n = self.sign_n = 0
             return
         if comp.active is None:
             comp.start_ac()
@@ -269,7 +273,9 @@ class ClassicSession:
         self.n, comp.active_count[half], nonzero = kn.ac_contexts(
             comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
             _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
-            self.ctx, self.values, encode, learned, EST_OF_T, mix)
+            self.ctx, self.values, encode, learned, EST_OF_T, mix,
+            ((comp.cls * 64 + k) * 2 + half) * kn.SIGN_KEYS, self.sign_ctx)
+        self.sign_n = self.n
         comp.remaining -= nonzero
 
     def _estimates(self, comp: _Component, k: int, half: int) -> tuple[np.ndarray, int]:
@@ -291,6 +297,12 @@ class ClassicSession:
         self._ac(comp, a, b, self.bases[step], True)
         n = self.n
         return self.pred[:n], self.ctx[:n], self.values[:n]
+
+    def sign_contexts(self) -> np.ndarray:
+        """Sign context (0..SIGN_CONTEXT_COUNT-1) of each symbol of the last step, for the
+        adaptive coder; empty for the steps without signs of their own (nonzero counts,
+        DC). Valid until the next step."""
+        return self.sign_ctx[: self.sign_n]
 
     def targets(self, step: int) -> np.ndarray:
         """Encoder only: the true values of the symbols of the last `contexts` call (valid
@@ -337,6 +349,8 @@ class ClassicSession:
 
 class ClassicModel:
     """Fixed categorical tables, the map from fine contexts to them, and the weights' id."""
+
+    sign_context_count = SIGN_CONTEXT_COUNT  # what ClassicSession.sign_contexts reports
 
     def __init__(self, probabilities: np.ndarray, context_map: np.ndarray,
                  model_id: bytes) -> None:

@@ -26,6 +26,7 @@ FIX = 12  # fixed-point bits of the DC edge weights
 GRADIENT_CLAMP = 1 << 40  # far beyond any real image; keeps int64 sums exact
 FIRST_COLUMN, LAST_COLUMN = 1, 2  # flags of an active-list entry
 SIGNS = 3  # AC sign buckets: neighbours' sum zero, positive, negative
+SIGN_KEYS = 225  # sign contexts per (class, frequency, half), see ac_contexts
 
 
 @njit(cache=True)
@@ -107,9 +108,22 @@ def nnz_commit(nnz, rem, idx, values):
     return total
 
 
+@njit(cache=True, inline="always")
+def _sign3(v):
+    """0, 1, 2 for negative, zero, positive."""
+    return (v >= 0) + (v > 0)
+
+
+@njit(cache=True, inline="always")
+def _signed_bucket(v):
+    """0..4: below -2, -2..-1, zero, 1..2, above 2."""
+    return 2 + (v > 0) + (v > 2) - (v < 0) - (v < -2)
+
+
 @njit(cache=True)
 def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
-                est_count, cmap, idx, pred, ctx, values, encode, learned, est_of_t, mix):
+                est_count, cmap, idx, pred, ctx, values, encode, learned, est_of_t, mix,
+                sign_base, sign_ctx):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
@@ -122,6 +136,12 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     `learned` (empty for the classic model) is the learned network's output t for
     coefficient k per block (net.py); its magnitude estimate `est_of_t[t]` is mixed with
     the classic one, weighted `mix` : 4 - mix towards the learned one.
+    `sign_ctx` gets each symbol's sign context (sign_base + 0..SIGN_KEYS-1, for the
+    adaptive coder's sign model): half 1 the signed sums of the vertical and of the
+    horizontal neighbours' coefficient k (kept apart: a horizontal frequency's sign follows
+    the blocks above and below, a vertical one's the blocks beside) and the signs of the
+    block's own (u-1, v) and (u, v-1); half 0 those two of the block's own, signed and
+    bucketed.
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
@@ -145,35 +165,42 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
             continue
         active[keep] = e
         keep += 1
-        own = wu * abs(np.int64(zu[b])) + wl * abs(np.int64(zl[b]))
+        own_up = wu * np.int64(zu[b])
+        own_left = wl * np.int64(zl[b])
+        own = abs(own_up) + abs(own_left)
         sign = 0
         if half == 1:
             near = 0
-            signed = 0
+            horizontal = 0
+            vertical = 0
             avail = 0
             if not e & FIRST_COLUMN:
                 x = np.int64(zk[b - 1])
                 near += abs(x)
-                signed += x
+                horizontal += x
                 avail += 1
             if not e & LAST_COLUMN:
                 x = np.int64(zk[b + 1])
                 near += abs(x)
-                signed += x
+                horizontal += x
                 avail += 1
             if b >= width:
                 x = np.int64(zk[b - width])
                 near += abs(x)
-                signed += x
+                vertical += x
                 avail += 1
             if b < last_row:
                 x = np.int64(zk[b + width])
                 near += abs(x)
-                signed += x
+                vertical += x
                 avail += 1
             mean4 = near if avail == 4 else (4 * near) // max(avail, 1)
             est = 2 * mean4 + 2 * own
+            signed = horizontal + vertical
             sign = (signed > 0) + 2 * (signed < 0)  # no branch: the sign is a coin flip
+            sign_ctx[n] = sign_base + ((_signed_bucket(vertical) * 5
+                                        + _signed_bucket(horizontal)) * 3
+                                       + _sign3(own_up)) * 3 + _sign3(own_left)
         elif k == 1:  # the neighbours' nonzero counts, scaled to four neighbours
             left = 0 if e & FIRST_COLUMN else 1
             right = 0 if e & LAST_COLUMN else 1
@@ -193,6 +220,8 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
             if b < last_row:
                 low += wu * abs(np.int64(zu[b + width])) + wl * abs(np.int64(zl[b + width]))
             est = low // 2 + 2 * own
+        if half == 0:
+            sign_ctx[n] = sign_base + _signed_bucket(own_up) * 5 + _signed_bucket(own_left)
         if learned.size:
             est = (mix * est_of_t[learned[b]] + (4 - mix) * est) >> 2
         rb = rem_lut[min(r, rem_lut.size - 1)]

@@ -1,6 +1,6 @@
-"""Planes -> bytes -> planes: lossless for any int16 input, in both stream versions (3, the
-adaptive one written by default, and 2 with fixed tables, still read); damage raises
-ContainerError."""
+"""Planes -> bytes -> planes: lossless for any int16 input, in every stream version (4, the
+adaptive one with sign contexts written by default; 3, adaptive without them, and 2 with
+fixed tables, still read); damage raises ContainerError."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jpegzip.coding import ALPHABET, decode_planes, encode_planes
-from jpegzip.coding.streams import FIXED_TABLES_VERSION, STREAM_VERSION
+from jpegzip.coding.streams import FIXED_TABLES_VERSION, STREAM_VERSION, UNSIGNED_VERSION
 from jpegzip.errors import ContainerError
 from jpegzip.model import load_default_model
 from jpegzip.model.weights import untrained_model
@@ -21,7 +21,7 @@ def model(request):
     return load_default_model() if request.param == "default" else untrained_model(ALPHABET)
 
 
-@pytest.fixture(params=[STREAM_VERSION, FIXED_TABLES_VERSION])
+@pytest.fixture(params=[STREAM_VERSION, UNSIGNED_VERSION, FIXED_TABLES_VERSION])
 def version(request):
     return request.param
 
