@@ -49,6 +49,9 @@ UP = np.array([_zz(n // 8 - 1, n % 8) for n in ZIGZAG])  # zigzag index of (u-1,
 LEFT = np.array([_zz(n // 8, n % 8 - 1) for n in ZIGZAG])  # zigzag index of (u, v-1)
 LEFT[2] = 1  # (1, 0) has no (u, v-1): its partner is the other first AC, (0, 1)
 _UP, _LEFT = UP.tolist(), LEFT.tolist()  # Python ints: cheaper per coding step
+# zigzag indices of (u-2, v), (u, v-2), (u-1, v-1) per zigzag index (sign contexts)
+SIGN_LOWER = np.array([[_zz(n // 8 - 2, n % 8), _zz(n // 8, n % 8 - 2), _zz(n // 8 - 1, n % 8 - 1)]
+                       for n in ZIGZAG], dtype=np.int64)
 
 
 def _lut(edges: list[int], size: int) -> np.ndarray:
@@ -83,7 +86,7 @@ AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
 DC_BASE = AC_BASE + AC_COUNT
 DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
 CONTEXT_COUNT = DC_BASE + DC_COUNT
-SIGN_CONTEXT_COUNT = CLASSES * 64 * 2 * kn.SIGN_KEYS  # per class, AC frequency and half
+SIGN_CONTEXT_COUNT = CLASSES * 64 * kn.SIGN_KEYS  # per class and AC frequency
 
 _EDGE_WEIGHTS = np.array(
     [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],
@@ -274,7 +277,7 @@ class ClassicSession:
             comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
             _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
             self.ctx, self.values, encode, learned, EST_OF_T, mix,
-            ((comp.cls * 64 + k) * 2 + half) * kn.SIGN_KEYS, self.sign_ctx)
+            SIGN_LOWER[k], (comp.cls * 64 + k) * kn.SIGN_KEYS, self.sign_ctx)
         self.sign_n = self.n
         comp.remaining -= nonzero
 

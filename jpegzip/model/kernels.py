@@ -26,7 +26,10 @@ FIX = 12  # fixed-point bits of the DC edge weights
 GRADIENT_CLAMP = 1 << 40  # far beyond any real image; keeps int64 sums exact
 FIRST_COLUMN, LAST_COLUMN = 1, 2  # flags of an active-list entry
 SIGNS = 3  # AC sign buckets: neighbours' sum zero, positive, negative
-SIGN_KEYS = 225  # sign contexts per (class, frequency, half), see ac_contexts
+# sign contexts per (class, AC frequency), see ac_contexts: half 0 takes the first
+# SIGN_KEYS_HALF0, half 1 the rest
+SIGN_KEYS_HALF0 = 25 * 27
+SIGN_KEYS = SIGN_KEYS_HALF0 + 25 * 9 * 9
 
 
 @njit(cache=True)
@@ -123,7 +126,7 @@ def _signed_bucket(v):
 @njit(cache=True)
 def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
                 est_count, cmap, idx, pred, ctx, values, encode, learned, est_of_t, mix,
-                sign_base, sign_ctx):
+                sign_lower, sign_base, sign_ctx):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
@@ -139,9 +142,10 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     `sign_ctx` gets each symbol's sign context (sign_base + 0..SIGN_KEYS-1, for the
     adaptive coder's sign model): half 1 the signed sums of the vertical and of the
     horizontal neighbours' coefficient k (kept apart: a horizontal frequency's sign follows
-    the blocks above and below, a vertical one's the blocks beside) and the signs of the
-    block's own (u-1, v) and (u, v-1); half 0 those two of the block's own, signed and
-    bucketed.
+    the blocks above and below, a vertical one's the blocks beside), the signs of the
+    block's own (u-1, v) and (u, v-1), and of its (u-2, v) and (u, v-2); half 0 the block's
+    own (u-1, v) and (u, v-1) signed and bucketed, and the signs of its (u-2, v), (u, v-2)
+    and (u-1, v-1) (`sign_lower`: their zigzag indices, -1 off the grid).
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
@@ -154,6 +158,10 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     nnzf = nnz.reshape(blocks)
     zk, zu, zl = flat[k], flat[max(up, 0)], flat[max(left, 0)]
     wu, wl = (1 if up >= 0 else 0), (1 if left >= 0 else 0)
+    zu2, zl2, zd = flat[max(sign_lower[0], 0)], flat[max(sign_lower[1], 0)], flat[
+        max(sign_lower[2], 0)]
+    wu2, wl2, wd = (1 if sign_lower[0] >= 0 else 0), (1 if sign_lower[1] >= 0 else 0), (
+        1 if sign_lower[2] >= 0 else 0)
     n = 0
     keep = 0
     nonzero = 0
@@ -168,6 +176,7 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
         own_up = wu * np.int64(zu[b])
         own_left = wl * np.int64(zl[b])
         own = abs(own_up) + abs(own_left)
+        lower = _sign3(wu2 * np.int64(zu2[b])) * 3 + _sign3(wl2 * np.int64(zl2[b]))
         sign = 0
         if half == 1:
             near = 0
@@ -198,9 +207,9 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
             est = 2 * mean4 + 2 * own
             signed = horizontal + vertical
             sign = (signed > 0) + 2 * (signed < 0)  # no branch: the sign is a coin flip
-            sign_ctx[n] = sign_base + ((_signed_bucket(vertical) * 5
-                                        + _signed_bucket(horizontal)) * 3
-                                       + _sign3(own_up)) * 3 + _sign3(own_left)
+            sign_ctx[n] = sign_base + SIGN_KEYS_HALF0 + ((
+                (_signed_bucket(vertical) * 5 + _signed_bucket(horizontal)) * 3
+                + _sign3(own_up)) * 3 + _sign3(own_left)) * 9 + lower
         elif k == 1:  # the neighbours' nonzero counts, scaled to four neighbours
             left = 0 if e & FIRST_COLUMN else 1
             right = 0 if e & LAST_COLUMN else 1
@@ -221,7 +230,8 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
                 low += wu * abs(np.int64(zu[b + width])) + wl * abs(np.int64(zl[b + width]))
             est = low // 2 + 2 * own
         if half == 0:
-            sign_ctx[n] = sign_base + _signed_bucket(own_up) * 5 + _signed_bucket(own_left)
+            sign_ctx[n] = sign_base + ((_signed_bucket(own_up) * 5 + _signed_bucket(own_left))
+                                       * 3 + _sign3(wd * np.int64(zd[b]))) * 9 + lower
         if learned.size:
             est = (mix * est_of_t[learned[b]] + (4 - mix) * est) >> 2
         rb = rem_lut[min(r, rem_lut.size - 1)]
