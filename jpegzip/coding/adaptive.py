@@ -42,9 +42,12 @@ from .rangecoder import (
     HALF,
     PROB_BITS,
     decode_bit,
+    decoder_registers,
     encode_bit,
+    encoder_registers,
     flush,
     new_encoder,
+    save_registers,
     start_decoder,
 )
 from .symbols import ESCAPE_LENGTHS, K
@@ -64,6 +67,11 @@ MAP_KNOTS = np.array([
     32768, 40793, 47911, 53581, 57724, 60565, 62428, 63615, 64357, 64816, 65097, 65269,
     65374, 65438, 65476, 65500, 65514,
 ], dtype=np.int64)
+KNOT_LOOKUP_SHIFT = 4
+# the last knot at or below every multiple of 2**KNOT_LOOKUP_SHIFT (p >= P_MIN >= the first)
+KNOT_BELOW = np.clip(np.searchsorted(
+    MAP_KNOTS, np.arange(0, 1 << PROB_BITS, 1 << KNOT_LOOKUP_SHIFT), side="right") - 1, 0,
+    MAP_KNOTS.size - 2)
 MAP_FRACTION_BITS = 12  # position between two knots
 MAP_RATE_BITS = 6  # knots move 1/64 of the way to each outcome
 
@@ -139,7 +147,9 @@ def _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, bit):
 @njit(cache=True, inline="always")
 def _refine(prob_map, node, p):
     """The mapped probability of a stop decision, and where on the map it was read."""
-    k = min(np.searchsorted(MAP_KNOTS, p, side="right") - 1, MAP_KNOTS.size - 2)  # p >= P_MIN
+    k = KNOT_BELOW[p >> KNOT_LOOKUP_SHIFT]
+    while k < MAP_KNOTS.size - 2 and MAP_KNOTS[k + 1] <= p:
+        k += 1
     span = MAP_KNOTS[k + 1] - MAP_KNOTS[k]
     fraction = min(((p - MAP_KNOTS[k]) << MAP_FRACTION_BITS) // span, 1 << MAP_FRACTION_BITS)
     mapped = (prob_map[node, k] * ((1 << MAP_FRACTION_BITS) - fraction)
@@ -175,6 +185,7 @@ def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_cou
             table_counts, prob_map, sign_counts):
     """Code the residuals values - pred of one step (sign contexts: one per value, or
     none); -1 when a context is unknown or a residual too large."""
+    coder = encoder_registers(st)
     for i in range(fine.size):
         f = fine[i]
         s = sign_ctx[i] if sign_ctx.size else -1
@@ -197,16 +208,17 @@ def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_cou
             bit = 1 if node == c else 0
             p, k, fraction = _refine(prob_map, node, _probability(fine_counts, table_counts,
                                                                   priors, f, t, node))
-            encode_bit(st, out, bit, p)
+            coder = encode_bit(coder, out, bit, p)
             _learn(fine_counts, table_counts, f, t, node, bit)
             _learn_map(prob_map, node, k, fraction, bit)
         if a:
             bit = 1 if r < 0 else 0
-            encode_bit(st, out, bit, _sign_probability(fine_counts, table_counts, priors, f, t,
-                                                       sign_counts, s))
+            coder = encode_bit(coder, out, bit, _sign_probability(
+                fine_counts, table_counts, priors, f, t, sign_counts, s))
             _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, bit)
         for b in range(length - 2, -1, -1):
-            encode_bit(st, out, (m >> b) & 1, HALF)
+            coder = encode_bit(coder, out, (m >> b) & 1, HALF)
+    save_registers(st, coder)
     return 0
 
 
@@ -214,6 +226,7 @@ def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_cou
 def _decode(st, data, fine, pred, sign_ctx, values, context_map, priors, fine_counts,
             table_counts, prob_map, sign_counts):
     """Invert _encode: fill values; -1 when a context is unknown."""
+    coder = decoder_registers(st)
     for i in range(fine.size):
         f = fine[i]
         s = sign_ctx[i] if sign_ctx.size else -1
@@ -224,7 +237,7 @@ def _decode(st, data, fine, pred, sign_ctx, values, context_map, priors, fine_co
         for node in range(SIGN):
             p, k, fraction = _refine(prob_map, node, _probability(fine_counts, table_counts,
                                                                   priors, f, t, node))
-            bit = decode_bit(st, data, p)
+            bit, coder = decode_bit(coder, data, p)
             _learn(fine_counts, table_counts, f, t, node, bit)
             _learn_map(prob_map, node, k, fraction, bit)
             if bit:
@@ -232,16 +245,18 @@ def _decode(st, data, fine, pred, sign_ctx, values, context_map, priors, fine_co
                 break
         negative = 0
         if c:
-            negative = decode_bit(st, data, _sign_probability(fine_counts, table_counts, priors,
-                                                              f, t, sign_counts, s))
+            negative, coder = decode_bit(coder, data, _sign_probability(
+                fine_counts, table_counts, priors, f, t, sign_counts, s))
             _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, negative)
         a = np.int64(c)
         if c > K:
             m = np.int64(1)
             for _ in range(c - K - 1):
-                m = (m << 1) | decode_bit(st, data, HALF)
+                bit, coder = decode_bit(coder, data, HALF)
+                m = (m << 1) | bit
             a = K + m
         values[i] = pred[i] + (-a if negative else a)
+    save_registers(st, coder)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Stream version 3: the binary range coder is exact, the priors are the fitted tables, the
+"""Stream versions 3 and 4: the binary range coder is exact, the priors are the fitted tables, the
 probability map starts neutral, and the adaptation pays where the tables do not fit."""
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from jpegzip.coding.rangecoder import (
     ENCODER_POSITION,
     PROB_BITS,
     decode_bit,
+    decoder_registers,
     encode_bit,
+    encoder_registers,
     flush,
     new_encoder,
+    save_registers,
     start_decoder,
 )
 from jpegzip.coding.streams import FIXED_TABLES_VERSION, STREAM_VERSION, UNSIGNED_VERSION
@@ -39,8 +42,10 @@ QUANT = np.full(64, 4, np.uint16)
 
 @njit(cache=True)
 def _encode_into(st, bits, probs, out):
+    coder = encoder_registers(st)
     for i in range(bits.size):
-        encode_bit(st, out, bits[i], probs[i])
+        coder = encode_bit(coder, out, bits[i], probs[i])
+    save_registers(st, coder)
     flush(st, out)
     return st[ENCODER_POSITION]
 
@@ -52,9 +57,11 @@ def _encode_bits(bits, probs, out):
 @njit(cache=True)
 def _decode_bits(data, probs):
     st = start_decoder(data)
+    coder = decoder_registers(st)
     out = np.empty(probs.size, np.int64)
     for i in range(probs.size):
-        out[i] = decode_bit(st, data, probs[i])
+        out[i], coder = decode_bit(coder, data, probs[i])
+    save_registers(st, coder)
     return out, st[DECODER_POSITION]
 
 
