@@ -23,12 +23,22 @@ limits (the fine ones fit a byte). A stop decision's p is then refined by an ada
 probability map per node (secondary estimation: 33 knots on a logistic grid, the map
 interpolated between the two knots around p and averaged with p, the two knots moved
 1/64 of the way to the outcome), which corrects what the counts systematically get wrong
-for this image. Since stream version 4 an AC coefficient's sign goes one level further:
-its p above is smoothed towards by the counts of its *sign context* (the model's
-sign_contexts: the signs of the neighbours' same coefficient, vertical and horizontal
-apart, and of the block's own lower neighbours; W_SIGN_CONTEXT, halved at SIGN_LIMIT),
-which the fine context, keyed by magnitudes, does not see. Integer arithmetic only: both
-sides compute the same probabilities on any machine.
+for this image.
+
+Stream version 4 gives each AC coefficient three *side contexts* (the session's
+side_contexts) that the fine context does not resolve:
+- its sign's p goes one level further, smoothed towards the counts of its sign context
+  (the signs of the neighbours' same coefficient, vertical and horizontal apart, and of
+  the block's own lower neighbours; W_SIGN_CONTEXT, halved at SIGN_LIMIT);
+- the first MIX_NODES stop decisions are mixed: a logistic mix (weights per node,
+  learned online, as in PAQ-style coders) of the mapped p, the fine and table levels'
+  p, and the adaptive probabilities of the *own* context (the block's (u-1, v), (u, v-1)
+  magnitudes) and the *past* context (its nonzeros so far, the previous coefficient).
+Measured (learned-v2, coefficient stream, stream 3 -> 4): Kodak q75 21.96 -> 22.24 %,
+nine Lepton phone and camera photos 25.02 -> 25.55 % (docs/MODEL.md).
+
+Integer arithmetic only (the logistic function and its inverse are tables built from the
+map's fixed knots): both sides compute the same probabilities on any machine.
 """
 
 from __future__ import annotations
@@ -58,6 +68,12 @@ SIGN = CLASSES - 1  # the last class needs no stop decision: its node codes the 
 W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, flat optimum)
 FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
 W_SIGN_CONTEXT, SIGN_LIMIT = 16, 1024  # the sign context level (stream 4; measured)
+MIX_NODES, MIX_INPUTS = 4, 6  # stream 4 mixes the first stop decisions (the rest: rare)
+MIX_WEIGHT_BITS, MIX_RATE_SHIFT, MIX_BIAS = 16, 17, 64  # weight 1.0; rate ~1/500; 0.25
+NO_INPUTS = (0, 0, 0, 0, 0, 0)  # the mixer's inputs where a decision is not mixed
+SIDE_AT = MIX_NODES * MIX_INPUTS  # side_state: the mixer's weights, then the side contexts
+SIDE_LIMIT = 60  # own / past probabilities move 1 / (n + 1.5) of the way, n up to this
+SIDE_RATES = (2 << PROB_BITS) // (2 * np.arange(SIDE_LIMIT + 1, dtype=np.int64) + 3)
 P_MIN, P_MAX = 32, (1 << PROB_BITS) - 32
 MAX_BYTES_PER_SYMBOL = 64  # room the encoder keeps per symbol of a step (worst case ~50)
 # the map's knots: 2**16 / (1 + exp(-(i - 16) / 2)), i = 0..32, rounded (fixed here, so
@@ -73,6 +89,17 @@ KNOT_BELOW = np.clip(np.searchsorted(
     MAP_KNOTS, np.arange(0, 1 << PROB_BITS, 1 << KNOT_LOOKUP_SHIFT), side="right") - 1, 0,
     MAP_KNOTS.size - 2)
 MAP_FRACTION_BITS = 12  # position between two knots
+# the logistic function and its inverse for the side_state, in 1/256 units of the log-odds
+# (-8..8): squash interpolates the map's knots (one per 128 units), stretch inverts it
+SQUASH_RANGE = 2047
+_SQUASH_AT = np.arange(2 * SQUASH_RANGE + 1) + 1  # d + SQUASH_RANGE + 1 = 128 * knot + rest
+SQUASH = (MAP_KNOTS[_SQUASH_AT >> 7] * (128 - (_SQUASH_AT & 127))
+          + MAP_KNOTS[np.minimum((_SQUASH_AT >> 7) + 1, MAP_KNOTS.size - 1)]
+          * (_SQUASH_AT & 127)) >> 7
+STRETCH_SHIFT = 4
+STRETCH = np.searchsorted(SQUASH, (np.arange(1 << (PROB_BITS - STRETCH_SHIFT)) << STRETCH_SHIFT)
+                          + (1 << (STRETCH_SHIFT - 1))) - SQUASH_RANGE
+STRETCH = np.clip(STRETCH, -SQUASH_RANGE, SQUASH_RANGE).astype(np.int64)
 MAP_RATE_BITS = 6  # knots move 1/64 of the way to each outcome
 
 _priors: dict[bytes, np.ndarray] = {}
@@ -111,7 +138,8 @@ def priors_of(model) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _probability(fine_counts, table_counts, priors, f, t, node):
+def _levels(fine_counts, table_counts, priors, f, t, node):
+    """The table level's (0..2**16-1) and the fine level's probability of a decision."""
     th = np.int64(table_counts[t, node, 0])
     tt = np.int64(table_counts[t, node, 1])
     pt = ((th << PROB_BITS) + W_TABLE * priors[t, node]) // (tt + W_TABLE)
@@ -119,29 +147,100 @@ def _probability(fine_counts, table_counts, priors, f, t, node):
     fh = np.int64(fine_counts[f, node, 0])
     ft = np.int64(fine_counts[f, node, 1])
     p = ((fh << PROB_BITS) + w * pt) // (ft + w)
-    return min(max(p, P_MIN), P_MAX)
+    return pt, min(max(p, P_MIN), P_MAX)
 
 
 @njit(cache=True, inline="always")
-def _sign_probability(fine_counts, table_counts, priors, f, t, sign_counts, s):
+def _sign_probability(fine_counts, table_counts, priors, side_state, sign_at, f, t, s):
     """The sign's probability: the fine level's, then its sign context's (s >= 0)."""
-    p = _probability(fine_counts, table_counts, priors, f, t, SIGN)
+    p = _levels(fine_counts, table_counts, priors, f, t, SIGN)[1]
     if s < 0:
         return p
-    p = ((np.int64(sign_counts[s, 0]) << PROB_BITS) + W_SIGN_CONTEXT * p) // (
-        np.int64(sign_counts[s, 1]) + W_SIGN_CONTEXT)
+    at = sign_at + 2 * s
+    p = ((side_state[at] << PROB_BITS) + W_SIGN_CONTEXT * p) // (
+        side_state[at + 1] + W_SIGN_CONTEXT)
     return min(max(p, P_MIN), P_MAX)
 
 
 @njit(cache=True, inline="always")
-def _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, bit):
+def _learn_sign(fine_counts, table_counts, side_state, sign_at, f, t, s, bit):
     _learn(fine_counts, table_counts, f, t, SIGN, bit)
     if s >= 0:
-        sign_counts[s, 0] += bit
-        sign_counts[s, 1] += 1
-        if sign_counts[s, 1] >= SIGN_LIMIT:
-            sign_counts[s, 0] = (sign_counts[s, 0] + 1) >> 1
-            sign_counts[s, 1] = (sign_counts[s, 1] + 1) >> 1
+        at = sign_at + 2 * s
+        side_state[at] += bit
+        side_state[at + 1] += 1
+        if side_state[at + 1] >= SIGN_LIMIT:
+            side_state[at] = (side_state[at] + 1) >> 1
+            side_state[at + 1] = (side_state[at + 1] + 1) >> 1
+
+
+@njit(cache=True, inline="always")
+def _stop_probability(fine_counts, table_counts, priors, prob_map, side_state, f, t, own,
+                      past, node):
+    """The probability a stop decision is coded with, where the map read it and the
+    mixer's inputs (mixed: own >= 0 and one of the first MIX_NODES nodes; else zeros)."""
+    pt, pf = _levels(fine_counts, table_counts, priors, f, t, node)
+    p, k, fraction = _refine(prob_map, node, pf)
+    if own >= 0 and node < MIX_NODES:
+        p, x = _mix(side_state, own, past, node, p, pf, pt)
+        return p, k, fraction, x
+    return p, k, fraction, NO_INPUTS
+
+
+@njit(cache=True, inline="always")
+def _side_at(key, node):
+    """Where side_state holds a side context's probability (its count follows)."""
+    return SIDE_AT + 2 * (key * MIX_NODES + node)
+
+
+@njit(cache=True, inline="always")
+def _mix(side_state, own, past, node, p, pf, pt):
+    """The mixer's probability of a stop decision from the counts' (p after the map, pf
+    before it, pt of the table level) and the own and past contexts', and its inputs."""
+    x = (STRETCH[p >> STRETCH_SHIFT], np.int64(MIX_BIAS),
+         STRETCH[side_state[_side_at(own, node)] >> STRETCH_SHIFT],
+         STRETCH[side_state[_side_at(past, node)] >> STRETCH_SHIFT],
+         STRETCH[pf >> STRETCH_SHIFT], STRETCH[pt >> STRETCH_SHIFT])
+    w = node * MIX_INPUTS
+    dot = (side_state[w] * x[0] + side_state[w + 1] * x[1] + side_state[w + 2] * x[2]
+           + side_state[w + 3] * x[3] + side_state[w + 4] * x[4] + side_state[w + 5] * x[5])
+    d = min(max(dot >> MIX_WEIGHT_BITS, -SQUASH_RANGE), SQUASH_RANGE)
+    return min(max(SQUASH[d + SQUASH_RANGE], P_MIN), P_MAX), x
+
+
+@njit(cache=True, inline="always")
+def _learn_mix(side_state, own, past, node, x, p, bit):
+    error = (np.int64(bit) << PROB_BITS) - p
+    w = node * MIX_INPUTS
+    # rounded to nearest: a floor would drift every weight down by half a unit
+    half = 1 << (MIX_RATE_SHIFT - 1)
+    side_state[w] += (x[0] * error + half) >> MIX_RATE_SHIFT
+    side_state[w + 1] += (x[1] * error + half) >> MIX_RATE_SHIFT
+    side_state[w + 2] += (x[2] * error + half) >> MIX_RATE_SHIFT
+    side_state[w + 3] += (x[3] * error + half) >> MIX_RATE_SHIFT
+    side_state[w + 4] += (x[4] * error + half) >> MIX_RATE_SHIFT
+    side_state[w + 5] += (x[5] * error + half) >> MIX_RATE_SHIFT
+    _learn_side(side_state, _side_at(own, node), bit)
+    _learn_side(side_state, _side_at(past, node), bit)
+
+
+@njit(cache=True, inline="always")
+def _learn_side(side_state, at, bit):
+    """A side probability at side_state[at] and its count in the next word."""
+    n = side_state[at + 1]
+    q = side_state[at]
+    side_state[at] = q + ((((np.int64(bit) << PROB_BITS) - q) * SIDE_RATES[n]) >> PROB_BITS)
+    if n < SIDE_LIMIT:
+        side_state[at + 1] = n + 1
+
+
+@njit(cache=True, inline="always")
+def _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, own, past, node, x, p,
+                k, fraction, bit):
+    _learn(fine_counts, table_counts, f, t, node, bit)
+    _learn_map(prob_map, node, k, fraction, bit)
+    if own >= 0 and node < MIX_NODES:
+        _learn_mix(side_state, own, past, node, x, p, bit)
 
 
 @njit(cache=True, inline="always")
@@ -180,16 +279,31 @@ def _learn(fine_counts, table_counts, f, t, node, bit):
         table_counts[t, node, 1] = (table_counts[t, node, 1] + 1) >> 1
 
 
+@njit(cache=True, inline="always")
+def _side_of(side, i, sign_count, magnitude_count):
+    """Symbol i's sign, own and past contexts: -1s without side contexts; own = -2 when
+    one is out of range."""
+    if not side.shape[0]:
+        return -1, -1, -1
+    s, own, past = side[i, 0], side[i, 1], side[i, 2]
+    if (s < 0 or s >= sign_count or own < 0 or own >= magnitude_count or past < 0
+            or past >= magnitude_count):
+        return -1, -2, -1
+    return s, own, past
+
+
 @njit(cache=True)
-def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_counts,
-            table_counts, prob_map, sign_counts):
-    """Code the residuals values - pred of one step (sign contexts: one per value, or
+def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_counts, priors,
+            prob_map, side_state, sign_at):
+    """Code the residuals values - pred of one step (side contexts: one row per value, or
     none); -1 when a context is unknown or a residual too large."""
     coder = encoder_registers(st)
+    magnitude_count = (sign_at - SIDE_AT) // (2 * MIX_NODES)
+    sign_count = (side_state.size - sign_at) // 2
     for i in range(fine.size):
         f = fine[i]
-        s = sign_ctx[i] if sign_ctx.size else -1
-        if f < 0 or f >= context_map.size or s >= sign_counts.shape[0]:
+        s, own, past = _side_of(side, i, sign_count, magnitude_count)
+        if f < 0 or f >= context_map.size or own == -2:
             return -1
         t = context_map[f]
         r = np.int64(values[i]) - np.int64(pred[i])
@@ -206,16 +320,16 @@ def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_cou
             c = K + length
         for node in range(min(c + 1, SIGN)):
             bit = 1 if node == c else 0
-            p, k, fraction = _refine(prob_map, node, _probability(fine_counts, table_counts,
-                                                                  priors, f, t, node))
+            p, k, fraction, x = _stop_probability(fine_counts, table_counts, priors,
+                                                 prob_map, side_state, f, t, own, past, node)
             coder = encode_bit(coder, out, bit, p)
-            _learn(fine_counts, table_counts, f, t, node, bit)
-            _learn_map(prob_map, node, k, fraction, bit)
+            _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, own, past, node, x,
+                        p, k, fraction, bit)
         if a:
             bit = 1 if r < 0 else 0
-            coder = encode_bit(coder, out, bit, _sign_probability(
-                fine_counts, table_counts, priors, f, t, sign_counts, s))
-            _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, bit)
+            p = _sign_probability(fine_counts, table_counts, priors, side_state, sign_at, f, t, s)
+            coder = encode_bit(coder, out, bit, p)
+            _learn_sign(fine_counts, table_counts, side_state, sign_at, f, t, s, bit)
         for b in range(length - 2, -1, -1):
             coder = encode_bit(coder, out, (m >> b) & 1, HALF)
     save_registers(st, coder)
@@ -223,31 +337,34 @@ def _encode(st, out, fine, values, pred, sign_ctx, context_map, priors, fine_cou
 
 
 @njit(cache=True)
-def _decode(st, data, fine, pred, sign_ctx, values, context_map, priors, fine_counts,
-            table_counts, prob_map, sign_counts):
+def _decode(st, data, fine, pred, side, values, context_map, fine_counts, table_counts, priors,
+            prob_map, side_state, sign_at):
     """Invert _encode: fill values; -1 when a context is unknown."""
     coder = decoder_registers(st)
+    magnitude_count = (sign_at - SIDE_AT) // (2 * MIX_NODES)
+    sign_count = (side_state.size - sign_at) // 2
     for i in range(fine.size):
         f = fine[i]
-        s = sign_ctx[i] if sign_ctx.size else -1
-        if f < 0 or f >= context_map.size or s >= sign_counts.shape[0]:
+        s, own, past = _side_of(side, i, sign_count, magnitude_count)
+        if f < 0 or f >= context_map.size or own == -2:
             return -1
         t = context_map[f]
         c = SIGN
         for node in range(SIGN):
-            p, k, fraction = _refine(prob_map, node, _probability(fine_counts, table_counts,
-                                                                  priors, f, t, node))
+            p, k, fraction, x = _stop_probability(fine_counts, table_counts, priors,
+                                                 prob_map, side_state, f, t, own, past, node)
             bit, coder = decode_bit(coder, data, p)
-            _learn(fine_counts, table_counts, f, t, node, bit)
-            _learn_map(prob_map, node, k, fraction, bit)
+            _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, own, past, node, x,
+                        p, k, fraction, bit)
             if bit:
                 c = node
                 break
         negative = 0
         if c:
-            negative, coder = decode_bit(coder, data, _sign_probability(
-                fine_counts, table_counts, priors, f, t, sign_counts, s))
-            _learn_sign(fine_counts, table_counts, f, t, sign_counts, s, negative)
+            p = _sign_probability(fine_counts, table_counts, priors, side_state, sign_at, f, t, s)
+            negative, coder = decode_bit(coder, data, p)
+            _learn_sign(fine_counts, table_counts, side_state, sign_at, f, t, s,
+                        negative)
         a = np.int64(c)
         if c > K:
             m = np.int64(1)
@@ -260,39 +377,54 @@ def _decode(st, data, fine, pred, sign_ctx, values, context_map, priors, fine_co
     return 0
 
 
-class _Counts:
-    """The adaptive state of one image: counts per (fine context, node), per (table, node)
-    and per sign context (none with sign_contexts=False: stream 3), all starting from zero,
-    and the probability map of each stop node, starting as the identity."""
+class _State:
+    """The adaptive state of one image: counts per (fine context, node) and per (table,
+    node), from zero; the probability map of each stop node, from the identity; and the
+    side state (none in stream 3, side_contexts=False): the mixer's weights per mixed node
+    (starting as the counts' probability alone), the own and past contexts' probabilities
+    (from 1/2) and the sign contexts' counts (from zero)."""
 
-    def __init__(self, model, sign_contexts: bool) -> None:
+    def __init__(self, model, side_contexts: bool) -> None:
         self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
-        self.priors = priors_of(model)
+        priors = priors_of(model)
+        signs = model.sign_context_count if side_contexts else 0
+        magnitudes = model.magnitude_context_count if side_contexts else 0
+        # one array (fewer arrays, faster kernels): the side_state's weights per node, then per
+        # (own or past context, node) a probability and its count, then per sign context
+        # its counts (from sign_at)
+        self.sign_at = SIDE_AT + 2 * magnitudes * MIX_NODES
+        side_state = np.zeros(self.sign_at + 2 * signs, np.int64)
+        side_state[:SIDE_AT:MIX_INPUTS] = 1 << MIX_WEIGHT_BITS
+        side_state[SIDE_AT:self.sign_at:2] = 1 << (PROB_BITS - 1)
         # zero pages cost nothing until touched: an image uses a small part of the contexts
-        self.fine = np.zeros((self.context_map.size, CLASSES, 2), np.uint8)
-        self.table = np.zeros((self.priors.shape[0], CLASSES, 2), np.int32)
-        self.map = np.tile(MAP_KNOTS, (SIGN, 1))
-        self.sign = np.zeros((model.sign_context_count if sign_contexts else 0, 2), np.int32)
+        self.arrays = (
+            np.zeros((self.context_map.size, CLASSES, 2), np.uint8),  # fine counts
+            np.zeros((priors.shape[0], CLASSES, 2), np.int32),  # table counts
+            priors,
+            np.tile(MAP_KNOTS, (SIGN, 1)),  # probability map
+            side_state,
+        )
+        self.side = side_contexts
 
 
-_NO_SIGN_CONTEXTS = np.zeros(0, np.int32)
+_NO_SIDE_CONTEXTS = np.zeros((0, 3), np.int32)
 
 
-def _sign_contexts(counts: _Counts, sign_ctx: np.ndarray, size: int) -> np.ndarray:
-    """The step's sign contexts as the kernels take them: none in stream 3."""
-    if not counts.sign.shape[0] or not sign_ctx.size:
-        return _NO_SIGN_CONTEXTS
-    if sign_ctx.size != size:
-        raise ValueError("need one sign context per value")
-    return sign_ctx
+def _side_contexts(state: _State, side: np.ndarray, size: int) -> np.ndarray:
+    """The step's side contexts as the kernels take them: none in stream 3."""
+    if not state.side or not side.size:
+        return _NO_SIDE_CONTEXTS
+    if side.shape != (size, 3):
+        raise ValueError("need three side contexts per value")
+    return side
 
 
 class AdaptiveEncoder:
-    """Codes the steps of one image, in order, into one byte string; `sign_contexts`: the
-    steps come with sign contexts (stream 4) or without (stream 3)."""
+    """Codes the steps of one image, in order, into one byte string; `side_contexts`: the
+    steps come with side contexts (stream 4) or without (stream 3)."""
 
-    def __init__(self, model, sign_contexts: bool = True) -> None:
-        self.counts = _Counts(model, sign_contexts)
+    def __init__(self, model, side_contexts: bool = True) -> None:
+        self.adaptive = _State(model, side_contexts)
         self.state = new_encoder()
         self.out = np.empty(1 << 16, np.uint8)
 
@@ -304,14 +436,14 @@ class AdaptiveEncoder:
             self.out = grown
 
     def code(self, fine: np.ndarray, values: np.ndarray, pred: np.ndarray,
-             sign_ctx: np.ndarray) -> None:
-        """Code one step's values with their predictions, fine contexts and sign contexts
-        (one per value, or empty where the step has none)."""
+             side: np.ndarray) -> None:
+        """Code one step's values with their predictions, fine contexts and side contexts
+        (a row per value, or empty where the step has none)."""
         self._reserve(MAX_BYTES_PER_SYMBOL * fine.size + 16)
-        counts = self.counts
-        sign_ctx = _sign_contexts(counts, sign_ctx, fine.size)
-        if _encode(self.state, self.out, fine, values, pred, sign_ctx, counts.context_map,
-                   counts.priors, counts.fine, counts.table, counts.map, counts.sign) < 0:
+        adaptive = self.adaptive
+        side = _side_contexts(adaptive, side, fine.size)
+        if _encode(self.state, self.out, fine, values, pred, side, adaptive.context_map,
+                   *adaptive.arrays, adaptive.sign_at) < 0:
             raise ValueError("model produced a context outside its tables or a residual "
                              "beyond the alphabet")
 
@@ -323,21 +455,21 @@ class AdaptiveEncoder:
 
 
 class AdaptiveDecoder:
-    """Decodes the steps of one image, in the encoder's order (`sign_contexts` as for
+    """Decodes the steps of one image, in the encoder's order (`side_contexts` as for
     AdaptiveEncoder)."""
 
-    def __init__(self, data: bytes, model, sign_contexts: bool = True) -> None:
-        self.counts = _Counts(model, sign_contexts)
+    def __init__(self, data: bytes, model, side_contexts: bool = True) -> None:
+        self.adaptive = _State(model, side_contexts)
         self.data = np.frombuffer(data, dtype=np.uint8)
         self.state = start_decoder(self.data)
 
-    def code(self, fine: np.ndarray, pred: np.ndarray, sign_ctx: np.ndarray,
+    def code(self, fine: np.ndarray, pred: np.ndarray, side: np.ndarray,
              values: np.ndarray) -> None:
         """Decode one step into values (same length as fine)."""
-        counts = self.counts
-        sign_ctx = _sign_contexts(counts, sign_ctx, fine.size)
-        if _decode(self.state, self.data, fine, pred, sign_ctx, values, counts.context_map,
-                   counts.priors, counts.fine, counts.table, counts.map, counts.sign) < 0:
+        adaptive = self.adaptive
+        side = _side_contexts(adaptive, side, fine.size)
+        if _decode(self.state, self.data, fine, pred, side, values, adaptive.context_map,
+                   *adaptive.arrays, adaptive.sign_at) < 0:
             raise ValueError("model produced a context index outside its tables")
 
     def bytes_read(self) -> int:

@@ -5,8 +5,9 @@ it returns an integer prediction and an integer context index per symbol, comput
 from what the decoder already has; the decoder asks the model for the same contexts, so
 it decodes the same symbols in the same order. Three stream versions, the first byte:
 
-- 4 (written since 2026-11-27): version 3 with each AC sign also adapting per sign
-  context (the session's sign_contexts; adaptive.py).
+- 4 (written since 2026-11-27): version 3 with side contexts for the AC coefficients
+  (the session's side_contexts): signs adapt per sign context, and the first stop
+  decisions mix the counts with two more contexts (adaptive.py).
 - 3 (still read; written only on request): each step's residuals in the model's order,
   as binary decisions whose probabilities start at the fitted tables and adapt to the
   image per fine context (adaptive.py, rangecoder.py); then the coder's bytes.
@@ -49,7 +50,7 @@ class ContextSession(Protocol):
 
     def commit(self, step: int, values: np.ndarray) -> None: ...
 
-    def sign_contexts(self) -> np.ndarray: ...
+    def side_contexts(self) -> np.ndarray: ...
 
     def finish(self) -> list[np.ndarray]: ...
 
@@ -62,6 +63,7 @@ class ContextModel(Protocol):
     probabilities: np.ndarray
     context_map: np.ndarray
     sign_context_count: int
+    magnitude_context_count: int
 
     def begin(
         self,
@@ -170,11 +172,11 @@ def encode_planes(
         raise ValueError(f"unknown coefficient stream version {version}")
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes, fine=True)
-    encoder = AdaptiveEncoder(model, sign_contexts=version == STREAM_VERSION)
+    encoder = AdaptiveEncoder(model, side_contexts=version == STREAM_VERSION)
     for step in range(session.step_count):
         pred, fine, values = session.encode_step(step)
         if pred.size:
-            encoder.code(fine, values, pred, session.sign_contexts())
+            encoder.code(fine, values, pred, session.side_contexts())
     session.finish()
     return bytes([version]) + encoder.finish()
 
@@ -260,7 +262,7 @@ def _decode_adaptive(data: bytes, shapes, quant_tables, sampling,
     """Stream versions 3 and 4: garbage decodes to values that the session's commits
     reject, or to a byte count that does not match."""
     session = model.begin(shapes, quant_tables, sampling, None, fine=True)
-    decoder = AdaptiveDecoder(data[1:], model, sign_contexts=data[0] == STREAM_VERSION)
+    decoder = AdaptiveDecoder(data[1:], model, side_contexts=data[0] == STREAM_VERSION)
     values = np.empty(_step_capacity(shapes), np.int32)
     for step in range(session.step_count):
         pred, fine = session.contexts(step)
@@ -269,7 +271,7 @@ def _decode_adaptive(data: bytes, shapes, quant_tables, sampling,
             continue
         if decoder.bytes_read() > len(data):
             raise ContainerError("coefficient stream: truncated")
-        decoder.code(fine, pred, session.sign_contexts(), values[:n])
+        decoder.code(fine, pred, session.side_contexts(), values[:n])
         session.commit(step, values[:n])
     read = decoder.bytes_read()
     if read != len(data) - 1:

@@ -86,7 +86,10 @@ AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
 DC_BASE = AC_BASE + AC_COUNT
 DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
 CONTEXT_COUNT = DC_BASE + DC_COUNT
-SIGN_CONTEXT_COUNT = CLASSES * 64 * kn.SIGN_KEYS  # per class and AC frequency
+# the adaptive coder's side contexts (kernels.ac_contexts), per class and AC frequency
+SIGN_CONTEXT_COUNT = CLASSES * 64 * kn.SIGN_KEYS
+OWN_BASE, PAST_BASE = 0, CLASSES * 64 * kn.OWN_KEYS
+MAGNITUDE_CONTEXT_COUNT = PAST_BASE + CLASSES * 64 * kn.PAST_KEYS
 
 _EDGE_WEIGHTS = np.array(
     [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],
@@ -228,8 +231,8 @@ class ClassicSession:
         self.idx = np.empty(size, np.int64)
         self.pred = np.empty(size, np.int32)
         self.ctx = np.empty(size, np.int32)
-        self.sign_ctx = np.empty(size, np.int32)
-        self.sign_n = 0  # symbols of the last step with sign contexts (AC steps only)
+        self.side = np.empty((size, 3), np.int32)
+        self.side_n = 0  # symbols of the last step with side contexts (AC steps only)
         self.values = np.empty(size if planes is not None else 0, np.int32)
         self.n = 0
 
@@ -248,7 +251,7 @@ class ClassicSession:
         """Prediction and context of each symbol of the step (valid until the next call)."""
         c, phase, a, b = self.steps[step]
         comp = self.comps[c]
-        self.sign_n = 0
+        self.side_n = 0
         if phase == AC:
             self._ac(comp, a, b, self.bases[step], False)
         elif phase == NNZ:
@@ -268,7 +271,7 @@ class ClassicSession:
     def _ac(self, comp: _Component, k: int, half: int, base: int, encode: bool) -> None:
         """AC contexts of one step; `encode` also takes the targets and commits them."""
         if comp.remaining <= 0 or (comp.active is not None and comp.active_count[half] == 0):
-            self.n = self.sign_n = 0
+            self.n = self.side_n = 0
             return
         if comp.active is None:
             comp.start_ac()
@@ -277,8 +280,11 @@ class ClassicSession:
             comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
             _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
             self.ctx, self.values, encode, learned, EST_OF_T, mix,
-            SIGN_LOWER[k], (comp.cls * 64 + k) * kn.SIGN_KEYS, self.sign_ctx)
-        self.sign_n = self.n
+            SIGN_LOWER[k], np.array([(comp.cls * 64 + k) * kn.SIGN_KEYS,
+                                     OWN_BASE + (comp.cls * 64 + k) * kn.OWN_KEYS,
+                                     PAST_BASE + (comp.cls * 64 + k) * kn.PAST_KEYS]),
+            self.side)
+        self.side_n = self.n
         comp.remaining -= nonzero
 
     def _estimates(self, comp: _Component, k: int, half: int) -> tuple[np.ndarray, int]:
@@ -301,11 +307,12 @@ class ClassicSession:
         n = self.n
         return self.pred[:n], self.ctx[:n], self.values[:n]
 
-    def sign_contexts(self) -> np.ndarray:
-        """Sign context (0..SIGN_CONTEXT_COUNT-1) of each symbol of the last step, for the
-        adaptive coder; empty for the steps without signs of their own (nonzero counts,
-        DC). Valid until the next step."""
-        return self.sign_ctx[: self.sign_n]
+    def side_contexts(self) -> np.ndarray:
+        """(symbols, 3) int32 side contexts of the last step's symbols for the adaptive
+        coder: sign (0..SIGN_CONTEXT_COUNT-1), own and past (0..MAGNITUDE_CONTEXT_COUNT-1;
+        kernels.ac_contexts); none for the steps of nonzero counts and DC. Valid until the
+        next step."""
+        return self.side[: self.side_n]
 
     def targets(self, step: int) -> np.ndarray:
         """Encoder only: the true values of the symbols of the last `contexts` call (valid
@@ -353,7 +360,9 @@ class ClassicSession:
 class ClassicModel:
     """Fixed categorical tables, the map from fine contexts to them, and the weights' id."""
 
-    sign_context_count = SIGN_CONTEXT_COUNT  # what ClassicSession.sign_contexts reports
+    # the ranges of ClassicSession.side_contexts
+    sign_context_count = SIGN_CONTEXT_COUNT
+    magnitude_context_count = MAGNITUDE_CONTEXT_COUNT
 
     def __init__(self, probabilities: np.ndarray, context_map: np.ndarray,
                  model_id: bytes) -> None:

@@ -30,6 +30,9 @@ SIGNS = 3  # AC sign buckets: neighbours' sum zero, positive, negative
 # SIGN_KEYS_HALF0, half 1 the rest
 SIGN_KEYS_HALF0 = 25 * 27
 SIGN_KEYS = SIGN_KEYS_HALF0 + 25 * 9 * 9
+# magnitude side contexts per (class, AC frequency), see ac_contexts
+OWN_KEYS = 16 * 16
+PAST_KEYS = 64 * 8
 
 
 @njit(cache=True)
@@ -126,7 +129,7 @@ def _signed_bucket(v):
 @njit(cache=True)
 def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
                 est_count, cmap, idx, pred, ctx, values, encode, learned, est_of_t, mix,
-                sign_lower, sign_base, sign_ctx):
+                sign_lower, side_base, side):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
@@ -139,13 +142,17 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     `learned` (empty for the classic model) is the learned network's output t for
     coefficient k per block (net.py); its magnitude estimate `est_of_t[t]` is mixed with
     the classic one, weighted `mix` : 4 - mix towards the learned one.
-    `sign_ctx` gets each symbol's sign context (sign_base + 0..SIGN_KEYS-1, for the
-    adaptive coder's sign model): half 1 the signed sums of the vertical and of the
-    horizontal neighbours' coefficient k (kept apart: a horizontal frequency's sign follows
-    the blocks above and below, a vertical one's the blocks beside), the signs of the
-    block's own (u-1, v) and (u, v-1), and of its (u-2, v) and (u, v-2); half 0 the block's
-    own (u-1, v) and (u, v-1) signed and bucketed, and the signs of its (u-2, v), (u, v-2)
-    and (u-1, v-1) (`sign_lower`: their zigzag indices, -1 off the grid).
+    `side` gets three more contexts per symbol for the adaptive coder, each from its
+    `side_base` on: the sign context (0..SIGN_KEYS-1), the *own* context (the block's
+    (u-1, v) and (u, v-1) magnitudes, each up to 15: 0..OWN_KEYS-1) and the *past* context
+    (how many nonzeros the block had before k, up to 63, and the magnitude of coefficient
+    k-1, up to 7: 0..PAST_KEYS-1). The sign context, half 1: the signed sums of the
+    vertical and of the horizontal neighbours' coefficient k (kept apart: a horizontal
+    frequency's sign follows the blocks above and below, a vertical one's the blocks
+    beside), the signs of the block's own (u-1, v) and (u, v-1), and of its (u-2, v) and
+    (u, v-2); half 0: the block's own (u-1, v) and (u, v-1) signed and bucketed, and the
+    signs of its (u-2, v), (u, v-2) and (u-1, v-1) (`sign_lower`: their zigzag indices, -1
+    off the grid).
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
@@ -156,7 +163,7 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     flat = z.reshape(64, blocks)
     remf = rem.reshape(blocks)
     nnzf = nnz.reshape(blocks)
-    zk, zu, zl = flat[k], flat[max(up, 0)], flat[max(left, 0)]
+    zk, zu, zl, zp = flat[k], flat[max(up, 0)], flat[max(left, 0)], flat[k - 1]
     wu, wl = (1 if up >= 0 else 0), (1 if left >= 0 else 0)
     zu2, zl2, zd = flat[max(sign_lower[0], 0)], flat[max(sign_lower[1], 0)], flat[
         max(sign_lower[2], 0)]
@@ -207,7 +214,7 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
             est = 2 * mean4 + 2 * own
             signed = horizontal + vertical
             sign = (signed > 0) + 2 * (signed < 0)  # no branch: the sign is a coin flip
-            sign_ctx[n] = sign_base + SIGN_KEYS_HALF0 + ((
+            side[n, 0] = side_base[0] + SIGN_KEYS_HALF0 + ((
                 (_signed_bucket(vertical) * 5 + _signed_bucket(horizontal)) * 3
                 + _sign3(own_up)) * 3 + _sign3(own_left)) * 9 + lower
         elif k == 1:  # the neighbours' nonzero counts, scaled to four neighbours
@@ -230,8 +237,11 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
                 low += wu * abs(np.int64(zu[b + width])) + wl * abs(np.int64(zl[b + width]))
             est = low // 2 + 2 * own
         if half == 0:
-            sign_ctx[n] = sign_base + ((_signed_bucket(own_up) * 5 + _signed_bucket(own_left))
-                                       * 3 + _sign3(wd * np.int64(zd[b]))) * 9 + lower
+            side[n, 0] = side_base[0] + ((_signed_bucket(own_up) * 5 + _signed_bucket(own_left))
+                                         * 3 + _sign3(wd * np.int64(zd[b]))) * 9 + lower
+        side[n, 1] = side_base[1] + min(abs(own_up), 15) * 16 + min(abs(own_left), 15)
+        side[n, 2] = side_base[2] + min(np.int64(nnzf[b]) - r, 63) * 8 + min(
+            abs(np.int64(zp[b])), 7)
         if learned.size:
             est = (mix * est_of_t[learned[b]] + (4 - mix) * est) >> 2
         rb = rem_lut[min(r, rem_lut.size - 1)]

@@ -1,5 +1,6 @@
 """Stream versions 3 and 4: the binary range coder is exact, the priors are the fitted tables, the
-probability map starts neutral, and the adaptation pays where the tables do not fit."""
+probability map and the mixer start neutral and learn, and the adaptation pays where the
+tables do not fit."""
 
 from __future__ import annotations
 
@@ -11,11 +12,20 @@ from jpegzip.coding import decode_planes, encode_planes, iter_symbols
 from jpegzip.coding.adaptive import (
     CLASSES,
     MAP_KNOTS,
+    MIX_INPUTS,
+    MIX_WEIGHT_BITS,
     P_MAX,
     P_MIN,
     SIGN,
+    SQUASH,
+    SQUASH_RANGE,
+    STRETCH,
+    STRETCH_SHIFT,
     _learn_map,
+    _learn_mix,
+    _mix,
     _refine,
+    _State,
     node_priors,
 )
 from jpegzip.coding.rangecoder import (
@@ -158,3 +168,51 @@ def test_sign_contexts_learn_signs_a_block_repeats():
         assert np.array_equal(out[0], plane)
         sizes[version] = len(data)
     assert sizes[STREAM_VERSION] < 0.95 * sizes[UNSIGNED_VERSION]
+
+
+def test_stretch_inverts_squash():
+    assert np.all(np.diff(SQUASH) >= 0) and np.all(np.diff(STRETCH) >= 0)
+    assert SQUASH[SQUASH_RANGE] == 1 << (PROB_BITS - 1)  # log-odds 0 is 1/2
+    for p in range(P_MIN, P_MAX, 97):
+        back = SQUASH[STRETCH[p >> STRETCH_SHIFT] + SQUASH_RANGE]
+        assert abs(back - p) <= max(24, p // 200, (65536 - p) // 200)
+
+
+@njit(cache=True)
+def _mix_steps(side_state, own, past, p, bits):
+    """Mix node 0 with the counts' p held fixed, learning from each bit; the mixed p's."""
+    out = np.empty(bits.size, np.int64)
+    for i in range(bits.size):
+        mixed, x = _mix(side_state, own, past, 0, p, p, p)
+        out[i] = mixed
+        _learn_mix(side_state, own, past, 0, x, mixed, bits[i])
+    return out
+
+
+def _side_state():
+    state = _State(load_default_model(), side_contexts=True)
+    return state.arrays[-1].copy()
+
+
+def test_mixer_starts_as_the_counts_and_learns_what_they_miss():
+    side_state = _side_state()
+    quarter = 1 << (PROB_BITS - 2)
+    mixed = _mix_steps(side_state, 5, 900, quarter, np.ones(400, np.int64))
+    assert abs(mixed[0] - quarter) < quarter // 50  # neutral at first: the counts' p
+    assert mixed[-1] > 0.8 * (1 << PROB_BITS)  # the own and past contexts keep saying 1
+    assert side_state[2] > 0 and side_state[3] > 0  # ...and gained weight
+    # another side context, still at 1/2, leans less on them
+    assert _mix_steps(side_state, 6, 901, quarter, np.ones(1, np.int64))[0] < mixed[-1]
+
+
+def test_mixer_weights_do_not_drift_on_balanced_outcomes():
+    """Updates round to nearest: decisions at p = 1/2 that come out 0 and 1 in turn leave
+    the weights of the counts' inputs (log-odds about 0) where they were; a floor moved
+    them down half a unit each time, which over a 16 MP photo ruined the mix."""
+    side_state = _side_state()
+    weights = side_state[:MIX_INPUTS].copy()
+    assert weights[0] == 1 << MIX_WEIGHT_BITS and not weights[1:].any()
+    _mix_steps(side_state, 5, 900, 1 << (PROB_BITS - 1), np.tile([0, 1], 5000))
+    counts_inputs = [0, 4, 5]  # the mapped, fine and table levels' p
+    assert np.array_equal(side_state[counts_inputs], weights[counts_inputs])
+    assert abs(side_state[1]) <= 16  # the bias moved up and down by the same step

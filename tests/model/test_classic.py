@@ -89,7 +89,7 @@ def test_context_families_and_groups_cover_every_context():
 @pytest.mark.parametrize("name", SHIPPED_WEIGHTS)
 def test_decoder_session_replays_the_encoder_contexts(name):
     """A session without the planes, fed the same values, derives the same contexts and
-    sign contexts."""
+    side contexts."""
     model = load_model(hashlib.sha256((files("jpegzip.weights") / name).read_bytes()).digest())
     assert isinstance(model, ClassicModel)
     rng = np.random.default_rng(3)
@@ -105,10 +105,12 @@ def test_decoder_session_replays_the_encoder_contexts(name):
         p3, c3, v3 = fused.encode_step(step)
         assert np.array_equal(p1, p2) and np.array_equal(c1, c2)
         assert np.array_equal(p1, p3) and np.array_equal(c1, c3)
-        s1, s2, s3 = truth.sign_contexts(), replay.sign_contexts(), fused.sign_contexts()
+        s1, s2, s3 = truth.side_contexts(), replay.side_contexts(), fused.side_contexts()
         assert np.array_equal(s1, s2) and np.array_equal(s1, s3)
-        assert s1.size in (0, p1.size)
-        assert s1.size == 0 or 0 <= s1.min() <= s1.max() < model.sign_context_count
+        assert s1.shape in ((0, 3), (p1.size, 3))
+        if s1.size:
+            assert 0 <= s1[:, 0].min() <= s1[:, 0].max() < model.sign_context_count
+            assert 0 <= s1[:, 1:].min() <= s1[:, 1:].max() < model.magnitude_context_count
         if p1.size:
             values = truth.targets(step)
             assert np.array_equal(values, v3)

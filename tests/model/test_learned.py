@@ -146,10 +146,10 @@ def test_decoder_replays_the_encoder_contexts_across_components(model):
     decoder = model.begin(shapes, quants, sampling, None)
     for step in range(encoder.step_count):
         pred, ctx, values = encoder.encode_step(step)
-        signs = encoder.sign_contexts().copy()
+        side = encoder.side_contexts().copy()
         p2, c2 = decoder.contexts(step)
         assert np.array_equal(pred, p2) and np.array_equal(ctx, c2)
-        assert np.array_equal(signs, decoder.sign_contexts())
+        assert np.array_equal(side, decoder.side_contexts())
         if pred.size:
             decoder.commit(step, values.copy())
     for a, b in zip(planes, decoder.finish(), strict=True):
