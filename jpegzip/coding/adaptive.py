@@ -68,11 +68,12 @@ SIGN = CLASSES - 1  # the last class needs no stop decision: its node codes the 
 W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, flat optimum)
 FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
 W_SIGN_CONTEXT, SIGN_LIMIT = 16, 1024  # the sign context level (stream 4; measured)
-MIX_NODES, MIX_INPUTS = 4, 6  # stream 4 mixes the first stop decisions (the rest: rare)
+MIX_NODES, MIX_INPUTS = 4, 8  # stream 4 mixes the first stop decisions (the rest: rare)
 MIX_WEIGHT_BITS, MIX_RATE_SHIFT, MIX_BIAS = 16, 17, 64  # weight 1.0; rate ~1/500; 0.25
-NO_INPUTS = (0, 0, 0, 0, 0, 0)  # the mixer's inputs where a decision is not mixed
+NO_INPUTS = (0, 0, 0, 0, 0, 0, 0, 0)  # the mixer's inputs where a decision is not mixed
+NO_KEYS = (-1, -1, -1, -1)  # the magnitude side contexts of a step without them
 SIDE_AT = MIX_NODES * MIX_INPUTS  # side_state: the mixer's weights, then the side contexts
-SIDE_LIMIT = 60  # own / past probabilities move 1 / (n + 1.5) of the way, n up to this
+SIDE_LIMIT = 250  # side probabilities move 1 / (n + 1.5) of the way, n up to this
 SIDE_RATES = (2 << PROB_BITS) // (2 * np.arange(SIDE_LIMIT + 1, dtype=np.int64) + 3)
 P_MIN, P_MAX = 32, (1 << PROB_BITS) - 32
 MAX_BYTES_PER_SYMBOL = 64  # room the encoder keeps per symbol of a step (worst case ~50)
@@ -157,8 +158,8 @@ def _sign_probability(fine_counts, table_counts, priors, side_state, sign_at, f,
     if s < 0:
         return p
     at = sign_at + 2 * s
-    p = ((side_state[at] << PROB_BITS) + W_SIGN_CONTEXT * p) // (
-        side_state[at + 1] + W_SIGN_CONTEXT)
+    p = ((np.int64(side_state[at]) << PROB_BITS) + W_SIGN_CONTEXT * p) // (
+        np.int64(side_state[at + 1]) + W_SIGN_CONTEXT)
     return min(max(p, P_MIN), P_MAX)
 
 
@@ -175,14 +176,15 @@ def _learn_sign(fine_counts, table_counts, side_state, sign_at, f, t, s, bit):
 
 
 @njit(cache=True, inline="always")
-def _stop_probability(fine_counts, table_counts, priors, prob_map, side_state, f, t, own,
-                      past, node):
+def _stop_probability(fine_counts, table_counts, priors, prob_map, side_state, f, t, keys,
+                      node):
     """The probability a stop decision is coded with, where the map read it and the
-    mixer's inputs (mixed: own >= 0 and one of the first MIX_NODES nodes; else zeros)."""
+    mixer's inputs (mixed: side contexts given and one of the first MIX_NODES nodes; else
+    zeros)."""
     pt, pf = _levels(fine_counts, table_counts, priors, f, t, node)
     p, k, fraction = _refine(prob_map, node, pf)
-    if own >= 0 and node < MIX_NODES:
-        p, x = _mix(side_state, own, past, node, p, pf, pt)
+    if keys[0] >= 0 and node < MIX_NODES:
+        p, x = _mix(side_state, keys, node, p, pf, pt)
         return p, k, fraction, x
     return p, k, fraction, NO_INPUTS
 
@@ -194,22 +196,32 @@ def _side_at(key, node):
 
 
 @njit(cache=True, inline="always")
-def _mix(side_state, own, past, node, p, pf, pt):
+def _side_stretch(side_state, key, node):
+    """The mixer's input from a side context: its probability (stored as its distance
+    from 1/2, so that untouched zero pages are 1/2), stretched."""
+    return STRETCH[(side_state[_side_at(key, node)] + HALF) >> STRETCH_SHIFT]
+
+
+@njit(cache=True, inline="always")
+def _mix(side_state, keys, node, p, pf, pt):
     """The mixer's probability of a stop decision from the counts' (p after the map, pf
-    before it, pt of the table level) and the own and past contexts', and its inputs."""
-    x = (STRETCH[p >> STRETCH_SHIFT], np.int64(MIX_BIAS),
-         STRETCH[side_state[_side_at(own, node)] >> STRETCH_SHIFT],
-         STRETCH[side_state[_side_at(past, node)] >> STRETCH_SHIFT],
-         STRETCH[pf >> STRETCH_SHIFT], STRETCH[pt >> STRETCH_SHIFT])
+    before it, pt of the table level) and the four magnitude side contexts', and its
+    inputs."""
+    x = (STRETCH[p >> STRETCH_SHIFT], np.int64(MIX_BIAS), STRETCH[pf >> STRETCH_SHIFT],
+         STRETCH[pt >> STRETCH_SHIFT], _side_stretch(side_state, keys[0], node),
+         _side_stretch(side_state, keys[1], node), _side_stretch(side_state, keys[2], node),
+         _side_stretch(side_state, keys[3], node))
     w = node * MIX_INPUTS
-    dot = (side_state[w] * x[0] + side_state[w + 1] * x[1] + side_state[w + 2] * x[2]
-           + side_state[w + 3] * x[3] + side_state[w + 4] * x[4] + side_state[w + 5] * x[5])
+    dot = (np.int64(side_state[w]) * x[0] + np.int64(side_state[w + 1]) * x[1]
+           + np.int64(side_state[w + 2]) * x[2] + np.int64(side_state[w + 3]) * x[3]
+           + np.int64(side_state[w + 4]) * x[4] + np.int64(side_state[w + 5]) * x[5]
+           + np.int64(side_state[w + 6]) * x[6] + np.int64(side_state[w + 7]) * x[7])
     d = min(max(dot >> MIX_WEIGHT_BITS, -SQUASH_RANGE), SQUASH_RANGE)
     return min(max(SQUASH[d + SQUASH_RANGE], P_MIN), P_MAX), x
 
 
 @njit(cache=True, inline="always")
-def _learn_mix(side_state, own, past, node, x, p, bit):
+def _learn_mix(side_state, keys, node, x, p, bit):
     error = (np.int64(bit) << PROB_BITS) - p
     w = node * MIX_INPUTS
     # rounded to nearest: a floor would drift every weight down by half a unit
@@ -220,27 +232,29 @@ def _learn_mix(side_state, own, past, node, x, p, bit):
     side_state[w + 3] += (x[3] * error + half) >> MIX_RATE_SHIFT
     side_state[w + 4] += (x[4] * error + half) >> MIX_RATE_SHIFT
     side_state[w + 5] += (x[5] * error + half) >> MIX_RATE_SHIFT
-    _learn_side(side_state, _side_at(own, node), bit)
-    _learn_side(side_state, _side_at(past, node), bit)
+    side_state[w + 6] += (x[6] * error + half) >> MIX_RATE_SHIFT
+    side_state[w + 7] += (x[7] * error + half) >> MIX_RATE_SHIFT
+    for key in keys:
+        _learn_side(side_state, _side_at(key, node), bit)
 
 
 @njit(cache=True, inline="always")
 def _learn_side(side_state, at, bit):
-    """A side probability at side_state[at] and its count in the next word."""
+    """A side probability at side_state[at] (minus 1/2) and its count in the next word."""
     n = side_state[at + 1]
-    q = side_state[at]
-    side_state[at] = q + ((((np.int64(bit) << PROB_BITS) - q) * SIDE_RATES[n]) >> PROB_BITS)
+    q = np.int64(side_state[at]) + HALF
+    side_state[at] += ((((np.int64(bit) << PROB_BITS) - q) * SIDE_RATES[n]) >> PROB_BITS)
     if n < SIDE_LIMIT:
         side_state[at + 1] = n + 1
 
 
 @njit(cache=True, inline="always")
-def _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, own, past, node, x, p,
-                k, fraction, bit):
+def _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, keys, node, x, p, k,
+                fraction, bit):
     _learn(fine_counts, table_counts, f, t, node, bit)
     _learn_map(prob_map, node, k, fraction, bit)
-    if own >= 0 and node < MIX_NODES:
-        _learn_mix(side_state, own, past, node, x, p, bit)
+    if keys[0] >= 0 and node < MIX_NODES:
+        _learn_mix(side_state, keys, node, x, p, bit)
 
 
 @njit(cache=True, inline="always")
@@ -281,15 +295,17 @@ def _learn(fine_counts, table_counts, f, t, node, bit):
 
 @njit(cache=True, inline="always")
 def _side_of(side, i, sign_count, magnitude_count):
-    """Symbol i's sign, own and past contexts: -1s without side contexts; own = -2 when
-    one is out of range."""
+    """Symbol i's sign context and magnitude side contexts (own, past, estimate,
+    remaining): -1 and NO_KEYS without side contexts, -2 when one is out of range."""
     if not side.shape[0]:
-        return -1, -1, -1
-    s, own, past = side[i, 0], side[i, 1], side[i, 2]
-    if (s < 0 or s >= sign_count or own < 0 or own >= magnitude_count or past < 0
-            or past >= magnitude_count):
-        return -1, -2, -1
-    return s, own, past
+        return -1, NO_KEYS
+    keys = (side[i, 1], side[i, 2], side[i, 3], side[i, 4])
+    if not 0 <= side[i, 0] < sign_count:
+        return -2, NO_KEYS
+    for key in keys:
+        if not 0 <= key < magnitude_count:
+            return -2, NO_KEYS
+    return side[i, 0], keys
 
 
 @njit(cache=True)
@@ -302,8 +318,8 @@ def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_c
     sign_count = (side_state.size - sign_at) // 2
     for i in range(fine.size):
         f = fine[i]
-        s, own, past = _side_of(side, i, sign_count, magnitude_count)
-        if f < 0 or f >= context_map.size or own == -2:
+        s, keys = _side_of(side, i, sign_count, magnitude_count)
+        if f < 0 or f >= context_map.size or s == -2:
             return -1
         t = context_map[f]
         r = np.int64(values[i]) - np.int64(pred[i])
@@ -321,10 +337,10 @@ def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_c
         for node in range(min(c + 1, SIGN)):
             bit = 1 if node == c else 0
             p, k, fraction, x = _stop_probability(fine_counts, table_counts, priors,
-                                                 prob_map, side_state, f, t, own, past, node)
+                                                 prob_map, side_state, f, t, keys, node)
             coder = encode_bit(coder, out, bit, p)
-            _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, own, past, node, x,
-                        p, k, fraction, bit)
+            _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, keys, node, x, p,
+                        k, fraction, bit)
         if a:
             bit = 1 if r < 0 else 0
             p = _sign_probability(fine_counts, table_counts, priors, side_state, sign_at, f, t, s)
@@ -345,17 +361,17 @@ def _decode(st, data, fine, pred, side, values, context_map, fine_counts, table_
     sign_count = (side_state.size - sign_at) // 2
     for i in range(fine.size):
         f = fine[i]
-        s, own, past = _side_of(side, i, sign_count, magnitude_count)
-        if f < 0 or f >= context_map.size or own == -2:
+        s, keys = _side_of(side, i, sign_count, magnitude_count)
+        if f < 0 or f >= context_map.size or s == -2:
             return -1
         t = context_map[f]
         c = SIGN
         for node in range(SIGN):
             p, k, fraction, x = _stop_probability(fine_counts, table_counts, priors,
-                                                 prob_map, side_state, f, t, own, past, node)
+                                                 prob_map, side_state, f, t, keys, node)
             bit, coder = decode_bit(coder, data, p)
-            _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, own, past, node, x,
-                        p, k, fraction, bit)
+            _learn_stop(fine_counts, table_counts, prob_map, side_state, f, t, keys, node, x, p,
+                        k, fraction, bit)
             if bit:
                 c = node
                 break
@@ -381,21 +397,21 @@ class _State:
     """The adaptive state of one image: counts per (fine context, node) and per (table,
     node), from zero; the probability map of each stop node, from the identity; and the
     side state (none in stream 3, side_contexts=False): the mixer's weights per mixed node
-    (starting as the counts' probability alone), the own and past contexts' probabilities
-    (from 1/2) and the sign contexts' counts (from zero)."""
+    (starting as the counts' probability alone), the magnitude side contexts'
+    probabilities (from 1/2) and the sign contexts' counts (from zero)."""
 
     def __init__(self, model, side_contexts: bool) -> None:
         self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
         priors = priors_of(model)
         signs = model.sign_context_count if side_contexts else 0
         magnitudes = model.magnitude_context_count if side_contexts else 0
-        # one array (fewer arrays, faster kernels): the side_state's weights per node, then per
-        # (own or past context, node) a probability and its count, then per sign context
-        # its counts (from sign_at)
+        # one array (fewer arrays, faster kernels): the mixer's weights per node, then per
+        # (magnitude side context, node) a probability and its count, then per sign context
+        # its counts (from sign_at); zero is a fresh context's state, so the pages an image
+        # does not touch cost nothing
         self.sign_at = SIDE_AT + 2 * magnitudes * MIX_NODES
-        side_state = np.zeros(self.sign_at + 2 * signs, np.int64)
+        side_state = np.zeros(self.sign_at + 2 * signs, np.int32)
         side_state[:SIDE_AT:MIX_INPUTS] = 1 << MIX_WEIGHT_BITS
-        side_state[SIDE_AT:self.sign_at:2] = 1 << (PROB_BITS - 1)
         # zero pages cost nothing until touched: an image uses a small part of the contexts
         self.arrays = (
             np.zeros((self.context_map.size, CLASSES, 2), np.uint8),  # fine counts
@@ -407,15 +423,16 @@ class _State:
         self.side = side_contexts
 
 
-_NO_SIDE_CONTEXTS = np.zeros((0, 3), np.int32)
+SIDE_COLUMNS = 5  # sign, own, past, estimate, remaining
+_NO_SIDE_CONTEXTS = np.zeros((0, SIDE_COLUMNS), np.int32)
 
 
 def _side_contexts(state: _State, side: np.ndarray, size: int) -> np.ndarray:
     """The step's side contexts as the kernels take them: none in stream 3."""
     if not state.side or not side.size:
         return _NO_SIDE_CONTEXTS
-    if side.shape != (size, 3):
-        raise ValueError("need three side contexts per value")
+    if side.shape != (size, SIDE_COLUMNS):
+        raise ValueError(f"need {SIDE_COLUMNS} side contexts per value")
     return side
 
 

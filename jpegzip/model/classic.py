@@ -86,10 +86,15 @@ AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
 DC_BASE = AC_BASE + AC_COUNT
 DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
 CONTEXT_COUNT = DC_BASE + DC_COUNT
-# the adaptive coder's side contexts (kernels.ac_contexts), per class and AC frequency
+# the adaptive coder's side contexts (kernels.ac_contexts): signs per class and AC
+# frequency; the magnitudes' own, past and remaining contexts too, the estimate context per
+# class only (measured: finer ones learn too slowly)
 SIGN_CONTEXT_COUNT = CLASSES * 64 * kn.SIGN_KEYS
-OWN_BASE, PAST_BASE = 0, CLASSES * 64 * kn.OWN_KEYS
-MAGNITUDE_CONTEXT_COUNT = PAST_BASE + CLASSES * 64 * kn.PAST_KEYS
+OWN_BASE = 0
+PAST_BASE = OWN_BASE + CLASSES * 64 * kn.OWN_KEYS
+ESTIMATE_BASE = PAST_BASE + CLASSES * 64 * kn.PAST_KEYS
+REMAINING_BASE = ESTIMATE_BASE + CLASSES * kn.ESTIMATE_KEYS
+MAGNITUDE_CONTEXT_COUNT = REMAINING_BASE + CLASSES * 64 * kn.REMAINING_KEYS
 
 _EDGE_WEIGHTS = np.array(
     [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],
@@ -231,7 +236,7 @@ class ClassicSession:
         self.idx = np.empty(size, np.int64)
         self.pred = np.empty(size, np.int32)
         self.ctx = np.empty(size, np.int32)
-        self.side = np.empty((size, 3), np.int32)
+        self.side = np.empty((size, 5), np.int32)
         self.side_n = 0  # symbols of the last step with side contexts (AC steps only)
         self.values = np.empty(size if planes is not None else 0, np.int32)
         self.n = 0
@@ -282,7 +287,9 @@ class ClassicSession:
             self.ctx, self.values, encode, learned, EST_OF_T, mix,
             SIGN_LOWER[k], np.array([(comp.cls * 64 + k) * kn.SIGN_KEYS,
                                      OWN_BASE + (comp.cls * 64 + k) * kn.OWN_KEYS,
-                                     PAST_BASE + (comp.cls * 64 + k) * kn.PAST_KEYS]),
+                                     PAST_BASE + (comp.cls * 64 + k) * kn.PAST_KEYS,
+                                     ESTIMATE_BASE + comp.cls * kn.ESTIMATE_KEYS,
+                                     REMAINING_BASE + (comp.cls * 64 + k) * kn.REMAINING_KEYS]),
             self.side)
         self.side_n = self.n
         comp.remaining -= nonzero
@@ -308,10 +315,10 @@ class ClassicSession:
         return self.pred[:n], self.ctx[:n], self.values[:n]
 
     def side_contexts(self) -> np.ndarray:
-        """(symbols, 3) int32 side contexts of the last step's symbols for the adaptive
-        coder: sign (0..SIGN_CONTEXT_COUNT-1), own and past (0..MAGNITUDE_CONTEXT_COUNT-1;
-        kernels.ac_contexts); none for the steps of nonzero counts and DC. Valid until the
-        next step."""
+        """(symbols, 5) int32 side contexts of the last step's symbols for the adaptive
+        coder: sign (0..SIGN_CONTEXT_COUNT-1), then own, past, estimate and remaining
+        (0..MAGNITUDE_CONTEXT_COUNT-1; kernels.ac_contexts); none for the steps of nonzero
+        counts and DC. Valid until the next step."""
         return self.side[: self.side_n]
 
     def targets(self, step: int) -> np.ndarray:

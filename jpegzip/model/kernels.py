@@ -30,9 +30,12 @@ SIGNS = 3  # AC sign buckets: neighbours' sum zero, positive, negative
 # SIGN_KEYS_HALF0, half 1 the rest
 SIGN_KEYS_HALF0 = 25 * 27
 SIGN_KEYS = SIGN_KEYS_HALF0 + 25 * 9 * 9
-# magnitude side contexts per (class, AC frequency), see ac_contexts
+# magnitude side contexts, see ac_contexts: per (class, AC frequency), except the estimate
+# context (per class only)
 OWN_KEYS = 16 * 16
 PAST_KEYS = 64 * 8
+ESTIMATE_KEYS = 64
+REMAINING_KEYS = 64
 
 
 @njit(cache=True)
@@ -142,11 +145,14 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     `learned` (empty for the classic model) is the learned network's output t for
     coefficient k per block (net.py); its magnitude estimate `est_of_t[t]` is mixed with
     the classic one, weighted `mix` : 4 - mix towards the learned one.
-    `side` gets three more contexts per symbol for the adaptive coder, each from its
-    `side_base` on: the sign context (0..SIGN_KEYS-1), the *own* context (the block's
-    (u-1, v) and (u, v-1) magnitudes, each up to 15: 0..OWN_KEYS-1) and the *past* context
+    `side` gets five more contexts per symbol for the adaptive coder, each from its
+    `side_base` on: the sign context (0..SIGN_KEYS-1); the *own* context (the block's
+    (u-1, v) and (u, v-1) magnitudes, each up to 15: 0..OWN_KEYS-1); the *past* context
     (how many nonzeros the block had before k, up to 63, and the magnitude of coefficient
-    k-1, up to 7: 0..PAST_KEYS-1). The sign context, half 1: the signed sums of the
+    k-1, up to 7: 0..PAST_KEYS-1); the *estimate* context (the network's t / 4, or the
+    classic estimate's for the classic model: 0..ESTIMATE_KEYS-1; the caller keys it by
+    class only) and the *remaining* context (the block's nonzeros still to come, up to
+    63). The sign context, half 1: the signed sums of the
     vertical and of the horizontal neighbours' coefficient k (kept apart: a horizontal
     frequency's sign follows the blocks above and below, a vertical one's the blocks
     beside), the signs of the block's own (u-1, v) and (u, v-1), and of its (u-2, v) and
@@ -242,6 +248,8 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
         side[n, 1] = side_base[1] + min(abs(own_up), 15) * 16 + min(abs(own_left), 15)
         side[n, 2] = side_base[2] + min(np.int64(nnzf[b]) - r, 63) * 8 + min(
             abs(np.int64(zp[b])), 7)
+        side[n, 3] = side_base[3] + ((learned[b] if learned.size else min(est, 255)) >> 2)
+        side[n, 4] = side_base[4] + min(r, REMAINING_KEYS - 1)
         if learned.size:
             est = (mix * est_of_t[learned[b]] + (4 - mix) * est) >> 2
         rb = rem_lut[min(r, rem_lut.size - 1)]

@@ -179,13 +179,13 @@ def test_stretch_inverts_squash():
 
 
 @njit(cache=True)
-def _mix_steps(side_state, own, past, p, bits):
+def _mix_steps(side_state, keys, p, bits):
     """Mix node 0 with the counts' p held fixed, learning from each bit; the mixed p's."""
     out = np.empty(bits.size, np.int64)
     for i in range(bits.size):
-        mixed, x = _mix(side_state, own, past, 0, p, p, p)
+        mixed, x = _mix(side_state, keys, 0, p, p, p)
         out[i] = mixed
-        _learn_mix(side_state, own, past, 0, x, mixed, bits[i])
+        _learn_mix(side_state, keys, 0, x, mixed, bits[i])
     return out
 
 
@@ -197,12 +197,14 @@ def _side_state():
 def test_mixer_starts_as_the_counts_and_learns_what_they_miss():
     side_state = _side_state()
     quarter = 1 << (PROB_BITS - 2)
-    mixed = _mix_steps(side_state, 5, 900, quarter, np.ones(400, np.int64))
+    keys = (5, 900, 70_000, 100_000)
+    mixed = _mix_steps(side_state, keys, quarter, np.ones(400, np.int64))
     assert abs(mixed[0] - quarter) < quarter // 50  # neutral at first: the counts' p
-    assert mixed[-1] > 0.8 * (1 << PROB_BITS)  # the own and past contexts keep saying 1
-    assert side_state[2] > 0 and side_state[3] > 0  # ...and gained weight
-    # another side context, still at 1/2, leans less on them
-    assert _mix_steps(side_state, 6, 901, quarter, np.ones(1, np.int64))[0] < mixed[-1]
+    assert mixed[-1] > 0.8 * (1 << PROB_BITS)  # the side contexts keep saying 1
+    assert (side_state[4:MIX_INPUTS] > 0).all()  # ...and gained weight
+    # other side contexts, still at 1/2, lean less on them
+    others = (6, 901, 70_001, 100_001)
+    assert _mix_steps(side_state, others, quarter, np.ones(1, np.int64))[0] < mixed[-1]
 
 
 def test_mixer_weights_do_not_drift_on_balanced_outcomes():
@@ -212,7 +214,8 @@ def test_mixer_weights_do_not_drift_on_balanced_outcomes():
     side_state = _side_state()
     weights = side_state[:MIX_INPUTS].copy()
     assert weights[0] == 1 << MIX_WEIGHT_BITS and not weights[1:].any()
-    _mix_steps(side_state, 5, 900, 1 << (PROB_BITS - 1), np.tile([0, 1], 5000))
-    counts_inputs = [0, 4, 5]  # the mapped, fine and table levels' p
+    _mix_steps(side_state, (5, 900, 70_000, 100_000), 1 << (PROB_BITS - 1),
+               np.tile([0, 1], 5000))
+    counts_inputs = [0, 2, 3]  # the mapped, fine and table levels' p
     assert np.array_equal(side_state[counts_inputs], weights[counts_inputs])
     assert abs(side_state[1]) <= 16  # the bias moved up and down by the same step

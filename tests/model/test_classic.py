@@ -107,7 +107,7 @@ def test_decoder_session_replays_the_encoder_contexts(name):
         assert np.array_equal(p1, p3) and np.array_equal(c1, c3)
         s1, s2, s3 = truth.side_contexts(), replay.side_contexts(), fused.side_contexts()
         assert np.array_equal(s1, s2) and np.array_equal(s1, s3)
-        assert s1.shape in ((0, 3), (p1.size, 3))
+        assert s1.shape in ((0, 5), (p1.size, 5))
         if s1.size:
             assert 0 <= s1[:, 0].min() <= s1[:, 0].max() < model.sign_context_count
             assert 0 <= s1[:, 1:].min() <= s1[:, 1:].max() < model.magnitude_context_count
