@@ -32,10 +32,12 @@ side_contexts) that the fine context does not resolve:
   the block's own lower neighbours; W_SIGN_CONTEXT, halved at SIGN_LIMIT);
 - the first MIX_NODES stop decisions are mixed: a logistic mix (weights per node,
   learned online, as in PAQ-style coders) of the mapped p, the fine and table levels'
-  p, and the adaptive probabilities of the *own* context (the block's (u-1, v), (u, v-1)
-  magnitudes) and the *past* context (its nonzeros so far, the previous coefficient).
-Measured (learned-v2, coefficient stream, stream 3 -> 4): Kodak q75 21.96 -> 22.24 %,
-nine Lepton phone and camera photos 25.02 -> 25.55 % (docs/MODEL.md).
+  p, and the adaptive probabilities of four coarse magnitude contexts that learn fast:
+  *own* (the block's (u-1, v), (u, v-1) magnitudes), *past* (its nonzeros so far, the
+  previous coefficient), *estimate* (the network's t, per component class only) and
+  *remaining* (the block's nonzeros still to come).
+Measured (learned-v2, coefficient stream, stream 3 -> 4): Kodak q75 21.96 -> 22.76 %,
+nine Lepton phone and camera photos 25.02 -> 25.78 % (docs/MODEL.md).
 
 Integer arithmetic only (the logistic function and its inverse are tables built from the
 map's fixed knots): both sides compute the same probabilities on any machine.
@@ -412,7 +414,8 @@ class _State:
         self.sign_at = SIDE_AT + 2 * magnitudes * MIX_NODES
         side_state = np.zeros(self.sign_at + 2 * signs, np.int32)
         side_state[:SIDE_AT:MIX_INPUTS] = 1 << MIX_WEIGHT_BITS
-        # zero pages cost nothing until touched: an image uses a small part of the contexts
+        # the counts' zero pages cost nothing until touched, like the side state's: an
+        # image uses a small part of the contexts
         self.arrays = (
             np.zeros((self.context_map.size, CLASSES, 2), np.uint8),  # fine counts
             np.zeros((priors.shape[0], CLASSES, 2), np.int32),  # table counts

@@ -7,7 +7,7 @@ it decodes the same symbols in the same order. Three stream versions, the first 
 
 - 4 (written since 2026-11-27): version 3 with side contexts for the AC coefficients
   (the session's side_contexts): signs adapt per sign context, and the first stop
-  decisions mix the counts with two more contexts (adaptive.py).
+  decisions mix the counts with four coarse magnitude contexts (adaptive.py).
 - 3 (still read; written only on request): each step's residuals in the model's order,
   as binary decisions whose probabilities start at the fitted tables and adapt to the
   image per fine context (adaptive.py, rangecoder.py); then the coder's bytes.
@@ -33,7 +33,7 @@ from .symbols import ALPHABET, raw_parts, raw_sizes_of, residuals_to_symbols, sy
 from .tables import CoderTables, coder_tables
 
 STREAM_VERSION = 4  # what encode_planes writes
-UNSIGNED_VERSION = 3  # adaptive, without sign contexts
+SIDELESS_VERSION = 3  # adaptive, without side contexts
 FIXED_TABLES_VERSION = 2
 
 
@@ -168,7 +168,7 @@ def encode_planes(
     `version` (4; 3 or 2 for comparisons)."""
     if version == FIXED_TABLES_VERSION:
         return _encode_fixed(planes, quant_tables, sampling, model)
-    if version not in (STREAM_VERSION, UNSIGNED_VERSION):
+    if version not in (STREAM_VERSION, SIDELESS_VERSION):
         raise ValueError(f"unknown coefficient stream version {version}")
     shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, planes, fine=True)
@@ -233,7 +233,7 @@ def decode_planes(
 ) -> list[np.ndarray]:
     """Invert encode_planes (either version). A damaged stream raises ContainerError,
     never a panic."""
-    if len(data) >= 1 and data[0] in (STREAM_VERSION, UNSIGNED_VERSION):
+    if len(data) >= 1 and data[0] in (STREAM_VERSION, SIDELESS_VERSION):
         return _decode_adaptive(data, shapes, quant_tables, sampling, model)
     if len(data) < 1 or (len(data) - 1) % 4 or data[0] != FIXED_TABLES_VERSION:
         raise ContainerError("coefficient stream: bad length or version")

@@ -236,7 +236,7 @@ class ClassicSession:
         self.idx = np.empty(size, np.int64)
         self.pred = np.empty(size, np.int32)
         self.ctx = np.empty(size, np.int32)
-        self.side = np.empty((size, 5), np.int32)
+        self.side = np.empty((size, kn.SIDE_COLUMNS), np.int32)
         self.side_n = 0  # symbols of the last step with side contexts (AC steps only)
         self.values = np.empty(size if planes is not None else 0, np.int32)
         self.n = 0

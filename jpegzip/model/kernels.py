@@ -31,7 +31,9 @@ SIGNS = 3  # AC sign buckets: neighbours' sum zero, positive, negative
 SIGN_KEYS_HALF0 = 25 * 27
 SIGN_KEYS = SIGN_KEYS_HALF0 + 25 * 9 * 9
 # magnitude side contexts, see ac_contexts: per (class, AC frequency), except the estimate
-# context (per class only)
+# context (per class only); a symbol's side contexts are SIDE_COLUMNS: sign, own, past,
+# estimate, remaining
+SIDE_COLUMNS = 5
 OWN_KEYS = 16 * 16
 PAST_KEYS = 64 * 8
 ESTIMATE_KEYS = 64

@@ -41,7 +41,7 @@ from jpegzip.coding.rangecoder import (
     save_registers,
     start_decoder,
 )
-from jpegzip.coding.streams import FIXED_TABLES_VERSION, STREAM_VERSION, UNSIGNED_VERSION
+from jpegzip.coding.streams import FIXED_TABLES_VERSION, SIDELESS_VERSION, STREAM_VERSION
 from jpegzip.coding.symbols import ALPHABET, K, symbol_bits_table
 from jpegzip.model import load_default_model
 
@@ -162,12 +162,12 @@ def test_sign_contexts_learn_signs_a_block_repeats():
     plane[..., 1:4] = block_signs * rng.integers(1, 6, (*shape, 3))  # (0, 1) .. (0, 3)
     model = load_default_model()
     sizes = {}
-    for version in (STREAM_VERSION, UNSIGNED_VERSION):
+    for version in (STREAM_VERSION, SIDELESS_VERSION):
         data = encode_planes([plane], [QUANT], [(1, 1)], model, version)
         out = decode_planes(data, [shape], [QUANT], [(1, 1)], model)
         assert np.array_equal(out[0], plane)
         sizes[version] = len(data)
-    assert sizes[STREAM_VERSION] < 0.95 * sizes[UNSIGNED_VERSION]
+    assert sizes[STREAM_VERSION] < 0.95 * sizes[SIDELESS_VERSION]
 
 
 def test_stretch_inverts_squash():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jpegzip.coding import ALPHABET, decode_planes, encode_planes
-from jpegzip.coding.streams import FIXED_TABLES_VERSION, STREAM_VERSION, UNSIGNED_VERSION
+from jpegzip.coding.streams import FIXED_TABLES_VERSION, SIDELESS_VERSION, STREAM_VERSION
 from jpegzip.errors import ContainerError
 from jpegzip.model import load_default_model
 from jpegzip.model.weights import untrained_model
@@ -21,7 +21,7 @@ def model(request):
     return load_default_model() if request.param == "default" else untrained_model(ALPHABET)
 
 
-@pytest.fixture(params=[STREAM_VERSION, UNSIGNED_VERSION, FIXED_TABLES_VERSION])
+@pytest.fixture(params=[STREAM_VERSION, SIDELESS_VERSION, FIXED_TABLES_VERSION])
 def version(request):
     return request.param
 
