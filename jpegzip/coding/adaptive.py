@@ -92,17 +92,16 @@ KNOT_BELOW = np.clip(np.searchsorted(
     MAP_KNOTS, np.arange(0, 1 << PROB_BITS, 1 << KNOT_LOOKUP_SHIFT), side="right") - 1, 0,
     MAP_KNOTS.size - 2)
 MAP_FRACTION_BITS = 12  # position between two knots
-# the logistic function and its inverse for the side_state, in 1/256 units of the log-odds
+# the logistic function and its inverse for the mixer, in 1/256 units of the log-odds
 # (-8..8): squash interpolates the map's knots (one per 128 units), stretch inverts it
 SQUASH_RANGE = 2047
 _SQUASH_AT = np.arange(2 * SQUASH_RANGE + 1) + 1  # d + SQUASH_RANGE + 1 = 128 * knot + rest
 SQUASH = (MAP_KNOTS[_SQUASH_AT >> 7] * (128 - (_SQUASH_AT & 127))
-          + MAP_KNOTS[np.minimum((_SQUASH_AT >> 7) + 1, MAP_KNOTS.size - 1)]
-          * (_SQUASH_AT & 127)) >> 7
+          + MAP_KNOTS[(_SQUASH_AT >> 7) + 1] * (_SQUASH_AT & 127)) >> 7
 STRETCH_SHIFT = 4
-STRETCH = np.searchsorted(SQUASH, (np.arange(1 << (PROB_BITS - STRETCH_SHIFT)) << STRETCH_SHIFT)
-                          + (1 << (STRETCH_SHIFT - 1))) - SQUASH_RANGE
-STRETCH = np.clip(STRETCH, -SQUASH_RANGE, SQUASH_RANGE).astype(np.int64)
+STRETCH = np.clip(np.searchsorted(SQUASH, (np.arange(1 << (PROB_BITS - STRETCH_SHIFT))
+                                           << STRETCH_SHIFT) + (1 << (STRETCH_SHIFT - 1)))
+                  - SQUASH_RANGE, -SQUASH_RANGE, SQUASH_RANGE).astype(np.int64)
 MAP_RATE_BITS = 6  # knots move 1/64 of the way to each outcome
 
 _priors: dict[bytes, np.ndarray] = {}
@@ -296,18 +295,28 @@ def _learn(fine_counts, table_counts, f, t, node, bit):
 
 
 @njit(cache=True, inline="always")
-def _side_of(side, i, sign_count, magnitude_count):
-    """Symbol i's sign context and magnitude side contexts (own, past, estimate,
-    remaining): -1 and NO_KEYS without side contexts, -2 when one is out of range."""
+def _side_counts(side_state, sign_at):
+    """How many sign and magnitude side contexts the side state holds."""
+    return (side_state.size - sign_at) // 2, (sign_at - SIDE_AT) // (2 * MIX_NODES)
+
+
+@njit(cache=True, inline="always")
+def _contexts_of(fine, side, i, context_map, sign_count, magnitude_count):
+    """Symbol i's fine context, table, sign context and magnitude side contexts (own,
+    past, estimate, remaining; -1 and NO_KEYS without side contexts); table -1 when a
+    context is out of range."""
+    f = fine[i]
+    if f < 0 or f >= context_map.size:
+        return f, -1, -1, NO_KEYS
     if not side.shape[0]:
-        return -1, NO_KEYS
+        return f, context_map[f], -1, NO_KEYS
     keys = (side[i, 1], side[i, 2], side[i, 3], side[i, 4])
     if not 0 <= side[i, 0] < sign_count:
-        return -2, NO_KEYS
+        return f, -1, -1, NO_KEYS
     for key in keys:
         if not 0 <= key < magnitude_count:
-            return -2, NO_KEYS
-    return side[i, 0], keys
+            return f, -1, -1, NO_KEYS
+    return f, context_map[f], side[i, 0], keys
 
 
 @njit(cache=True)
@@ -316,14 +325,11 @@ def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_c
     """Code the residuals values - pred of one step (side contexts: one row per value, or
     none); -1 when a context is unknown or a residual too large."""
     coder = encoder_registers(st)
-    magnitude_count = (sign_at - SIDE_AT) // (2 * MIX_NODES)
-    sign_count = (side_state.size - sign_at) // 2
+    sign_count, magnitude_count = _side_counts(side_state, sign_at)
     for i in range(fine.size):
-        f = fine[i]
-        s, keys = _side_of(side, i, sign_count, magnitude_count)
-        if f < 0 or f >= context_map.size or s == -2:
+        f, t, s, keys = _contexts_of(fine, side, i, context_map, sign_count, magnitude_count)
+        if t < 0:
             return -1
-        t = context_map[f]
         r = np.int64(values[i]) - np.int64(pred[i])
         a = r if r >= 0 else -r
         c = a
@@ -359,14 +365,11 @@ def _decode(st, data, fine, pred, side, values, context_map, fine_counts, table_
             prob_map, side_state, sign_at):
     """Invert _encode: fill values; -1 when a context is unknown."""
     coder = decoder_registers(st)
-    magnitude_count = (sign_at - SIDE_AT) // (2 * MIX_NODES)
-    sign_count = (side_state.size - sign_at) // 2
+    sign_count, magnitude_count = _side_counts(side_state, sign_at)
     for i in range(fine.size):
-        f = fine[i]
-        s, keys = _side_of(side, i, sign_count, magnitude_count)
-        if f < 0 or f >= context_map.size or s == -2:
+        f, t, s, keys = _contexts_of(fine, side, i, context_map, sign_count, magnitude_count)
+        if t < 0:
             return -1
-        t = context_map[f]
         c = SIGN
         for node in range(SIGN):
             p, k, fraction, x = _stop_probability(fine_counts, table_counts, priors,
@@ -409,8 +412,7 @@ class _State:
         magnitudes = model.magnitude_context_count if side_contexts else 0
         # one array (fewer arrays, faster kernels): the mixer's weights per node, then per
         # (magnitude side context, node) a probability and its count, then per sign context
-        # its counts (from sign_at); zero is a fresh context's state, so the pages an image
-        # does not touch cost nothing
+        # its counts (from sign_at); zero is a fresh context's state
         self.sign_at = SIDE_AT + 2 * magnitudes * MIX_NODES
         side_state = np.zeros(self.sign_at + 2 * signs, np.int32)
         side_state[:SIDE_AT:MIX_INPUTS] = 1 << MIX_WEIGHT_BITS
