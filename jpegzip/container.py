@@ -24,7 +24,7 @@ FORMAT_VERSION = 4  # the newest version this jpegzip reads and writes
 # with the oldest version its sections allow, so an older reader refuses one it cannot
 # decode as too new (rather than failing inside it), and every other file stays readable.
 SECTION_VERSIONS = {"embedded": 2}
-# the adaptive coefficient streams (without and with sign contexts)
+# the adaptive coefficient streams (without and with side contexts)
 LAYOUT_VERSIONS = {("coefficients", 3): 3, ("coefficients", 4): 4}
 MODEL_ID_LENGTH = 32
 STORED_SECTION = "zstd"

@@ -16,27 +16,34 @@ from .symbols import ALPHABET
 _cache: dict[bytes, CoderTables] = {}
 
 
-def integer_frequencies(probabilities: np.ndarray) -> np.ndarray:
-    """The tables as integer frequencies (rows summing to about 65535, every symbol >= 1):
-    what both coder sides derive their arithmetic from."""
+def _rows(probabilities: np.ndarray) -> np.ndarray:
+    """The tables checked and normalized, float64 rows summing to 1."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or probabilities.shape[1] != ALPHABET:
         raise ValueError(f"tables must be (contexts, {ALPHABET}), got {probabilities.shape}")
     if not np.all(probabilities > 0):
         raise ValueError("every symbol needs a nonzero probability")
-    rows = probabilities / probabilities.sum(axis=1, keepdims=True)
+    return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def _frequencies(rows: np.ndarray) -> np.ndarray:
     return np.maximum(np.rint(rows * 65535), 1).astype(np.int64)
+
+
+def integer_frequencies(probabilities: np.ndarray) -> np.ndarray:
+    """The tables as integer frequencies (rows summing to about 65535, every symbol >= 1):
+    what both coder sides derive their arithmetic from."""
+    return _frequencies(_rows(probabilities))
 
 
 class CoderTables:
     """One constriction Categorical per context, plus the uniform model for raw bits."""
 
     def __init__(self, probabilities: np.ndarray) -> None:
-        # integer view of the tables, the base of per-image adaptation (adapt.py)
-        self.frequencies = integer_frequencies(probabilities)
-        rows = np.asarray(probabilities, dtype=np.float64)
-        rows = rows / rows.sum(axis=1, keepdims=True)
+        rows = _rows(probabilities)
         self.count = rows.shape[0]
+        # integer view of the tables, the base of per-image adaptation (adapt.py)
+        self.frequencies = _frequencies(rows)
         self.log_frequencies = np.log2(self.frequencies / self.frequencies.sum(
             axis=1, keepdims=True))  # the encoder's cost estimates only
         self.models = [constriction.stream.model.Categorical(row, perfect=False) for row in rows]
