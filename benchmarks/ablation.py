@@ -1,16 +1,14 @@
-"""Context models and coefficient stream versions side by side on the same JPEGs.
+"""Context models side by side on the same JPEGs.
 
 Only the coefficient stream differs between columns: each column's .jrz is the container
 written with the file's shared sections (headers and scan side information) and the
-coefficient stream of that weights file in that stream version (4: adaptive binary
-coding with sign contexts, the default; 3: the same without sign contexts; 2: fixed
-tables with per-image corrections sent up front), and its size is measured. Every round
-trip is checked (decode, compare the planes).
+coefficient stream of that weights file, and its size is measured. Every round trip is
+checked (decode, compare the planes). (Coefficient streams 2 and 3, compared here before
+2026-12-07, were retired.)
 
-Example (the shipped models, with and without the learned network, both coders):
+Example (the shipped models: level 1 without the learned network, level 2 with it):
     python benchmarks/ablation.py benchmarks/data/kodak-q75 benchmarks/data/kodak-q90 \
-        --weights weights/classic-v2.npz weights/learned-v1.npz weights/learned-v2.npz \
-        --streams 2 3 4 --write
+        --weights weights/classic-v2.npz weights/learned-v2.npz --write
 """
 
 from __future__ import annotations
@@ -34,10 +32,8 @@ from benchlib import (
 )
 
 
-def model_sizes(files: list[Path], models: dict[str, tuple[object, int]]
-                ) -> dict[str, list[int]]:
-    """Per (model, stream version), the .jrz size of every file (coefficient stream +
-    shared sections)."""
+def model_sizes(files: list[Path], models: dict[str, object]) -> dict[str, list[int]]:
+    """Per model, the .jrz size of every file (coefficient stream + shared sections)."""
     from jpegzip import codec, container
     from jpegzip.coding import decode_planes, encode_planes
     from jpegzip.jpeg import read_jpeg
@@ -50,8 +46,8 @@ def model_sizes(files: list[Path], models: dict[str, tuple[object, int]]
         planes = record.planes()
         quant = [np.maximum(t, 1) for t in record.layout.quant_tables]
         sampling = [(c.h, c.v) for c in record.layout.frame.components]
-        for name, (model, version) in models.items():
-            coded = encode_planes(planes, quant, sampling, model, version)
+        for name, model in models.items():
+            coded = encode_planes(planes, quant, sampling, model)
             back = decode_planes(coded, [p.shape[:2] for p in planes], quant, sampling, model)
             if not all(np.array_equal(a, b) for a, b in zip(planes, back, strict=True)):
                 raise SystemExit(f"{path}: {name} does not round-trip")
@@ -67,16 +63,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="+", type=Path, help="folders of JPEGs")
     parser.add_argument("--weights", nargs="+", type=Path, required=True)
-    parser.add_argument("--streams", nargs="+", type=int, default=[4], choices=[2, 3, 4],
-                        help="coefficient stream versions to compare (default: 4)")
     parser.add_argument("--write", action="store_true",
                         help="refresh the 'ablation' section of benchmarks/RESULTS.md")
     args = parser.parse_args()
     use_repo_checkout()
     from jpegzip.model.weights import model_from_bytes
 
-    models = {f"{path.stem}, stream {version}": (model_from_bytes(path.read_bytes()), version)
-              for path in args.weights for version in args.streams}
+    models = {path.stem: model_from_bytes(path.read_bytes()) for path in args.weights}
     started = time.time()
     rows = []
     for folder in args.datasets:
@@ -97,8 +90,7 @@ def main() -> None:
         ])
         command = "python benchmarks/ablation.py " + " ".join(
             [display_path(d) for d in args.datasets]
-            + ["--weights"] + [display_path(w) for w in args.weights]
-            + ["--streams"] + [str(v) for v in args.streams] + ["--write"])
+            + ["--weights"] + [display_path(w) for w in args.weights] + ["--write"])
         text = (
             f"## Model ablation (savings vs the JPEG)\n\n"
             f"{dt.date.today()}, {machine_line()}, load {load_average()}, "

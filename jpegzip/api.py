@@ -36,7 +36,7 @@ from .errors import (
     VerificationFailed,
 )
 from .lossy.report import LossyReport
-from .options import DEFAULT, Options
+from .options import DEFAULT, DEFAULT_LEVEL, Options
 
 if TYPE_CHECKING:
     from .lossy import Target
@@ -72,14 +72,16 @@ class Result:
     note: str | None = None  # why a lossy target gave a lossless .jrz
 
 
-def compress(data: bytes, rate: float = 1.0, device: str = "auto") -> bytes:
+def compress(data: bytes, rate: float = 1.0, device: str = "auto",
+             level: int | str = DEFAULT_LEVEL) -> bytes:
     """A JPEG's bytes -> a .jrz's bytes. Raises NotJpegError for anything else.
 
     ``rate`` below 1.0 is lossy: a .jrz of about that fraction of the lossless size that
     decompresses to a new, smaller JPEG (``Options`` also takes ``bpp`` or ``psnr``
-    targets); ``device`` is "auto", "cpu" or "cuda" (BadOption otherwise).
+    targets); ``device`` is "auto", "cpu" or "cuda"; ``level`` 1 (fastest) to 2 (the
+    default), or "max" (BadOption otherwise).
     """
-    return compress_with_result(data, Options(rate, device))[0]
+    return compress_with_result(data, Options(rate, device, level=level))[0]
 
 
 def decompress(data: bytes) -> bytes:
@@ -243,6 +245,18 @@ def output_matches(
     return True
 
 
+def kernels_cold() -> bool:
+    """Whether this process will compile the codec's kernels before its first file: the
+    first run after install (or after numba changed), when numba's cache holds no
+    compiled coder yet. False when that cannot be told."""
+    try:
+        from .coding.adaptive import _decode  # numba's own cache names the file
+
+        return not os.path.exists(_decode._cache._cache_file._index_path)
+    except Exception:  # numba's cache layout is not an API: never fail over a notice
+        return False
+
+
 def warm_up() -> None:
     """Load the codec, the model and the compiled kernels now, so the first file does not
     pay for them: compress a tiny built-in JPEG once per process.
@@ -279,11 +293,13 @@ class Codec:
     It validates its options once and loads the model on first use, once per process.
     Calls are safe from several threads. It pickles by its options alone, so a copy sent to
     a worker process reloads the model there, lazily. ``limits`` are the limit fields of
-    ``Options`` (``max_input_bytes``, ``max_coefficients``).
+    ``Options`` (``max_input_bytes``, ``max_coefficients``), and ``threads`` how many
+    threads one large file may use.
     """
 
-    def __init__(self, rate: float = 1.0, device: str = "auto", **limits: int) -> None:
-        self.options = Options(rate, device, **limits)
+    def __init__(self, rate: float = 1.0, device: str = "auto",
+                 level: int | str = DEFAULT_LEVEL, **limits: int) -> None:
+        self.options = Options(rate, device, level=level, **limits)
         self.options.require_lossless("in Codec (services, clusters) yet")
         self._lock = threading.Lock()
         self._loaded = False
@@ -295,7 +311,8 @@ class Codec:
         shown = [
             f"{item.name}={getattr(self.options, item.name)!r}"
             for item in dataclasses.fields(Options)
-            if item.name in ("rate", "device") or getattr(self.options, item.name) != item.default
+            if item.name in ("rate", "device", "level")
+            or getattr(self.options, item.name) != item.default
         ]
         return f"Codec({', '.join(shown)})"
 
@@ -369,8 +386,9 @@ def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | No
 
     try:
         sections = codec.encode_lossless(data, options)
+        model_id = codec.model_id(options.level)
         packed = container.write(
-            Container(Mode.LOSSLESS, codec.model_id(), len(data), container.sha256(data), sections)
+            Container(Mode.LOSSLESS, model_id, len(data), container.sha256(data), sections)
         )
         if _rebuild(container.read(packed), options) != data:
             raise VerificationFailed("decoding the .jrz did not give the input back")
@@ -437,7 +455,7 @@ def _pack_lossy(
     sections["lossy"] = report.to_bytes()
     digest = container.sha256(lossy.jpeg)
     packed = container.write(
-        Container(Mode.LOSSY, codec.model_id(), len(lossy.jpeg), digest, sections)
+        Container(Mode.LOSSY, codec.model_id(options.level), len(lossy.jpeg), digest, sections)
     )
     if _rebuild(container.read(packed), options) != lossy.jpeg:
         raise VerificationFailed("decoding the lossy .jrz did not give its JPEG back")

@@ -24,7 +24,7 @@ from typing import Any
 from . import api
 from .errors import BadOption, JpegzipError, OutputExists, WorkerDied
 from .inspection import savings_percent
-from .options import DEFAULT, LOSSLESS_RATE, Options
+from .options import DEFAULT, LOSSLESS_RATE, Options, available_cores
 from .workers import run_in_pool
 
 JRZ_SUFFIX = ".jrz"
@@ -186,10 +186,16 @@ class Report:
 
 def default_jobs() -> int:
     """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on every platform
-        return max(1, os.cpu_count() or 1)
+    return available_cores()
+
+
+def _share_cores(settings: Settings, workers: int) -> Settings:
+    """Workers in parallel and the threads inside each file share the cores: each worker
+    gets its share, unless the options name a thread count."""
+    if workers <= 1 or settings.options.threads:
+        return settings
+    threads = max(1, available_cores() // workers)
+    return replace(settings, options=replace(settings.options, threads=threads))
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -419,7 +425,8 @@ def run(
                 error = WorkerDied("the worker process died (killed, or out of memory?)")
                 record(Outcome.failed(task.source, task.destination, error))
 
-            run_in_pool(convert_one, batch.tasks, (settings,), workers, record, lost)
+            shared = _share_cores(settings, workers)
+            run_in_pool(convert_one, batch.tasks, (shared,), workers, record, lost)
     except KeyboardInterrupt:
         report.interrupted = True
     report.seconds = time.perf_counter() - started

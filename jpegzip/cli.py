@@ -18,9 +18,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from .cli_options import EXAMPLES, Bpp, Debug, Device, Json, Psnr, Quiet, Rate, Verbose
+from .cli_options import (
+    EXAMPLES,
+    Bpp,
+    Debug,
+    Device,
+    Json,
+    Level,
+    Psnr,
+    Quiet,
+    Rate,
+    Verbose,
+    parse_level,
+)
 from .cluster_cli import app as cluster_app
 from .errors import BadOption
+from .options import DEFAULT_LEVEL
 
 if TYPE_CHECKING:
     from .batch import Report
@@ -116,7 +129,8 @@ def main(
     "  jpegzip compress -r photos/ --rm             # replaces each .jpg by a verified .jrz\n"
     "  cat photo.jpg | jpegzip compress - > photo.jrz\n"
     "  jpegzip compress photo.jpg --rate 0.9         # lossy: 90 % of the lossless size\n"
-    "  jpegzip compress photo.jpg --psnr 42          # lossy: smallest file at 42 dB"
+    "  jpegzip compress photo.jpg --psnr 42          # lossy: smallest file at 42 dB\n"
+    "  jpegzip compress -r photos/ --level 1         # fastest level"
 )
 def compress(
     files: Inputs,
@@ -133,6 +147,7 @@ def compress(
     bpp: Bpp = None,
     psnr: Psnr = None,
     device: Device = "auto",
+    level: Level = str(DEFAULT_LEVEL),
 ) -> None:
     """Compress JPEG files into .jrz files, losslessly by default (verified before writing).
 
@@ -149,10 +164,10 @@ def compress(
     from .options import Options
 
     try:
-        options = Options(rate, device, bpp=bpp, psnr=psnr)
+        options = Options(rate, device, bpp=bpp, psnr=psnr, level=parse_level(level))
     except BadOption as error:
         raise typer.BadParameter(
-            str(error), param_hint="'--rate' / '--bpp' / '--psnr' / '--device'"
+            str(error), param_hint="'--rate' / '--bpp' / '--psnr' / '--device' / '--level'"
         ) from None
     if options.target is not None and not keep:
         raise typer.BadParameter(
@@ -286,12 +301,15 @@ def _convert(
     options: Options,
 ) -> None:
     """Plan, run with progress, print the summary, exit with the batch's status."""
-    from . import batch, display
+    from . import api, batch, display
 
     if quiet and verbose:
         raise typer.BadParameter("choose one of --quiet and --verbose", param_hint="'-q' / '-v'")
     console = _console()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
+    if not quiet and api.kernels_cold():
+        console.print("jpegzip: first run since install: compiling the codec for this "
+                      "machine (once, about half a minute)")
     try:
         if STREAM in inputs or output == STREAM:
             stream = _Stream(compressing, inputs, output, recursive, force, keep, json_output)

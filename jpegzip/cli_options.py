@@ -43,4 +43,23 @@ Device = Annotated[
     ),
 ]
 
+Level = Annotated[
+    str,
+    typer.Option(
+        "--level",
+        "-l",
+        metavar="[1|2|max]",
+        help="Compression level. 1: fastest, no network (Kodak q75: 21.0 % smaller, about "
+        "twice as fast as 2). 2 (default): the learned model (22.5 %). max: the highest "
+        "level. Decompression reads the level from the .jrz.",
+    ),
+]
+
+
+
+def parse_level(text: str) -> int | str:
+    """``--level``'s text as Options takes it: a number, or "max"."""
+    return int(text) if text.strip().isdigit() else text.strip().lower()
+
+
 EXAMPLES = "\b\nExamples:\n"

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from .cli_options import EXAMPLES, Debug, Device, Json, Quiet, Rate, Verbose
+from .cli_options import EXAMPLES, Debug, Device, Json, Level, Quiet, Rate, Verbose, parse_level
+from .options import DEFAULT_LEVEL
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -109,6 +110,7 @@ def compress(
     files_per_task: FilesPerTask = None,
     rate: Rate = 1.0,
     device: Device = "auto",
+    level: Level = str(DEFAULT_LEVEL),
     force: Overwrite = False,
     recheck: Recheck = False,
     quiet: Quiet = False,
@@ -123,7 +125,7 @@ def compress(
     """
     cluster = (scheduler, scheduler_file, workers, files_per_task)
     flags = (force, recheck, quiet, verbose, json_output, debug)
-    _run(True, source, destination, cluster, flags, rate, device)
+    _run(True, source, destination, cluster, flags, rate, device, parse_level(level))
 
 
 @app.command(
@@ -159,8 +161,10 @@ def _run(
     flags: tuple[bool, bool, bool, bool, bool, bool],
     rate: float,
     device: str,
+    level: int | str = DEFAULT_LEVEL,
 ) -> None:
-    """Check the flags, plan, connect, run with progress, summarise, exit."""
+    """Check the flags, plan, connect, run with progress, summarise, exit (``level``: only
+    compressing reads it)."""
     from . import cli, display
     from .api import Codec
     from .batch import describe_error
@@ -173,9 +177,10 @@ def _run(
     if workers is not None and (scheduler or scheduler_file):
         raise typer.BadParameter("is for the LocalCluster, not with --scheduler", param_hint="'-j'")
     try:
-        options = Codec(rate, device).options  # the codec validates them, once, here
+        options = Codec(rate, device, level).options  # the codec validates them, once, here
     except (BadOption, LossyNotAvailable) as error:
-        raise typer.BadParameter(str(error), param_hint="'--rate' / '--device'") from None
+        raise typer.BadParameter(str(error), param_hint="'--rate' / '--device' / '--level'"
+                                 ) from None
     console = cli._console()
     engine = _engine(console)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C

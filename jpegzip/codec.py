@@ -27,7 +27,7 @@ from .jpeg.markers import JpegLayout
 from .jpeg.metadata import read_metadata
 from .jpeg.record import JpegRecord
 from .jpeg.writer import write_jpeg
-from .options import DEFAULT, Options
+from .options import DEFAULT, DEFAULT_LEVEL, Options
 
 if TYPE_CHECKING:
     from .lossy import Target
@@ -37,22 +37,25 @@ if TYPE_CHECKING:
 _ZSTD_LEVEL = 19
 
 
-def _model():
-    from .model import load_default_model
+def _model(level: int = DEFAULT_LEVEL):
+    from .model import level_model
 
-    return load_default_model()
+    return level_model(level)
 
 
-def model_id() -> bytes:
-    """SHA-256 of the weights that code new files (32 bytes)."""
-    return _model().model_id
+def model_id(level: int = DEFAULT_LEVEL) -> bytes:
+    """SHA-256 of the weights that code new files at ``level`` (32 bytes)."""
+    from .model import LEVEL_WEIGHTS, shipped_names
+
+    name = LEVEL_WEIGHTS[level].removesuffix(".npz")
+    return next(key for key, value in shipped_names().items() if value == name)
 
 
 def model_ids() -> tuple[bytes, ...]:
-    """Every model this jpegzip decodes with, the one that codes new files first."""
-    from .model import shipped_models
+    """Every model this jpegzip decodes with, the default level's first (none loaded)."""
+    from .model import shipped_names
 
-    return tuple(shipped_models())
+    return tuple(shipped_names())
 
 
 def encode_lossless(jpeg: bytes, options: Options = DEFAULT, *,
@@ -73,7 +76,8 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT, *,
         **_header_sections(record.raw, options, embedded_jpegs),
         "scans": zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(pack_side_info(record.side)),
         "coefficients": encode_planes(record.planes(), quant, sampling,
-                                      _model().on_device(options.device)),
+                                      _model(options.level).on_device(options.device),
+                                      options.thread_count),
     }
 
 
@@ -89,7 +93,7 @@ def encode_lossy(jpeg: bytes, target: Target, lossless: LosslessSizes, overhead:
 
     record = read_jpeg(jpeg, options.max_coefficients)
     sampling = [(c.h, c.v) for c in record.layout.frame.components]
-    model = _model().on_device(options.device)
+    model = _model(options.level).on_device(options.device)
 
     def coded_size(planes: list[np.ndarray], tables: list[np.ndarray]) -> int:
         return len(encode_planes(planes, tables, sampling, model))
@@ -141,7 +145,7 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
 
     model = _model() if coded_with is None else load_model(coded_with)
     planes = decode_planes(sections["coefficients"], shapes, quant, sampling,
-                           model.on_device(options.device))
+                           model.on_device(options.device), options.thread_count)
     coefficients = np.empty((int(component_offsets(frame)[-1]), 64), dtype=np.int16)
     for plane, view in zip(planes, split_planes(layout, coefficients), strict=True):
         view[...] = plane
@@ -189,8 +193,8 @@ def _nested_jrz(jpeg: bytes, options: Options) -> bytes | None:
     the model cannot code it (it then stays in the header bytes)."""
     try:
         sections = encode_lossless(jpeg, options, embedded_jpegs=False)
-        packed = container.write(container.Container(
-            container.Mode.LOSSLESS, model_id(), len(jpeg), container.sha256(jpeg), sections))
+        packed = container.write(container.Container(container.Mode.LOSSLESS, model_id(
+            options.level), len(jpeg), container.sha256(jpeg), sections))
         return packed if _decode_nested(packed, len(jpeg), options) == jpeg else None
     except (KeyboardInterrupt, SystemExit):
         raise

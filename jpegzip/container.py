@@ -18,14 +18,14 @@ import zstandard
 from .errors import ContainerError
 
 MAGIC = b"\x89JRZ"
-FORMAT_VERSION = 4  # the newest version this jpegzip reads and writes
+FORMAT_VERSION = 5  # the newest version this jpegzip reads and writes
 # The first format version that may hold a section, or a newer layout of a section (named
 # by the section and its first byte, the layout's own version number). A file is written
 # with the oldest version its sections allow, so an older reader refuses one it cannot
 # decode as too new (rather than failing inside it), and every other file stays readable.
 SECTION_VERSIONS = {"embedded": 2}
-# the adaptive coefficient streams (without and with side contexts)
-LAYOUT_VERSIONS = {("coefficients", 3): 3, ("coefficients", 4): 4}
+# the coefficient streams: adaptive without side contexts (retired), with them, in parts
+LAYOUT_VERSIONS = {("coefficients", 3): 3, ("coefficients", 4): 4, ("coefficients", 5): 5}
 MODEL_ID_LENGTH = 32
 STORED_SECTION = "zstd"
 STORED_LEVEL = 19

@@ -154,7 +154,8 @@ def print_info(console: Console, facts: dict[str, Any]) -> None:
     model = ""
     if facts["model_id"]:
         name = facts.get("model_name") or "not in this jpegzip"
-        model = f" (model {name}, {facts['model_id'][:12]})"
+        level = f"level {facts['level']}, " if facts.get("level") else ""
+        model = f" ({level}model {name}, {facts['model_id'][:12]})"
     rows = [
         ("mode", f"{facts['mode']}{model}"),
         (

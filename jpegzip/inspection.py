@@ -48,6 +48,7 @@ def inspect(data: bytes, options: Options = DEFAULT) -> dict[str, Any]:
         "savings_percent": savings_percent(parsed.original_length, len(data)),
         "model_id": None if parsed.mode is Mode.STORED else parsed.model_id.hex(),
         "model_name": None if parsed.mode is Mode.STORED else _model_name(parsed.model_id),
+        "level": None if parsed.mode is Mode.STORED else _level(parsed.model_id),
         "sections": {name: len(payload) for name, payload in parsed.sections.items()},
         "image": None,
         "image_note": None,
@@ -132,6 +133,13 @@ def _metadata_kinds(segments) -> list[dict[str, Any]]:
         entry["count"] += 1
         entry["bytes"] += segment.length
     return list(kinds.values())
+
+
+def _level(model_id: bytes) -> int | None:
+    """The compression level whose model coded the file (None: no level of this jpegzip)."""
+    from .model import level_of
+
+    return level_of(model_id)
 
 
 def _model_name(model_id: bytes) -> str | None:

@@ -20,6 +20,7 @@ group at a time; 0.67 GiB in all for a 24 MP JPEG, benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from .lossy import Target
 
 DEVICES = ("auto", "cpu", "cuda")
+# Compression levels: 1 is the fastest (no network), 2 the default (the learned model);
+# "max" names the highest. The .jrz names its model, so decoding takes no level.
+LEVELS = (1, 2)
+DEFAULT_LEVEL = 2
+MAX_LEVEL = LEVELS[-1]
 LOSSLESS_RATE = 1.0
 MAX_INPUT_BYTES = 256 << 20
 MAX_COEFFICIENTS = 1 << 28
@@ -41,7 +47,10 @@ class Options:
     """How to code: ``rate`` is the target size as a fraction of the lossless size (1.0 is
     lossless; below it, lossy); ``bpp`` (bits per pixel) and ``psnr`` (dB) are the other
     lossy targets, at most one target at a time; ``device`` is where the model runs;
-    ``max_input_bytes`` and ``max_coefficients`` are the limits (see the module)."""
+    ``max_input_bytes`` and ``max_coefficients`` are the limits (see the module);
+    ``level`` is the compression level (LEVELS, or "max"; read back as an int);
+    ``threads`` how many threads one large file may use (0: one per core; the bytes
+    never depend on it)."""
 
     rate: float = LOSSLESS_RATE
     device: str = "auto"
@@ -49,8 +58,17 @@ class Options:
     max_coefficients: int = MAX_COEFFICIENTS
     bpp: float | None = None
     psnr: float | None = None
+    level: int = DEFAULT_LEVEL
+    threads: int = 0
 
     def __post_init__(self) -> None:
+        if self.level == "max":
+            object.__setattr__(self, "level", MAX_LEVEL)
+        if isinstance(self.level, bool) or self.level not in LEVELS:
+            shown = ", ".join(map(str, LEVELS))
+            raise BadOption(f"level must be one of {shown} or max, not {self.level!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
+            raise BadOption(f"threads must be 0 (one per core) or more, not {self.threads!r}")
         _check_number("rate", self.rate, 0.0, LOSSLESS_RATE, "(0, 1]")
         if self.bpp is not None:
             _check_number("bpp", self.bpp, 0.0, MAX_BPP, f"(0, {MAX_BPP:g}]")
@@ -69,6 +87,12 @@ class Options:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BadOption(f"{name} must be a positive integer, not {value!r}")
+
+    @property
+    def thread_count(self) -> int:
+        """The threads one file may use: ``threads``, or one per core this process may
+        run on."""
+        return self.threads or available_cores()
 
     def check_size(self, what: str, size: int) -> None:
         """Refuse a size over ``max_input_bytes`` before anything that large is read or made."""
@@ -95,6 +119,14 @@ class Options:
                 f"lossy mode is not available {where}; use rate 1.0 (lossless) there, "
                 "or jpegzip compress FILE --rate R"
             )
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _check_number(name: str, value: object, low: float, high: float, shown: str) -> None:

@@ -84,7 +84,7 @@ def fake_lossless_codec(monkeypatch) -> Callable[..., None]:
         return store[sections["key"]]
 
     def install(encode=None, decode=None, model_id=FAKE_MODEL_ID) -> None:
-        monkeypatch.setattr(codec, "model_id", lambda: model_id)
+        monkeypatch.setattr(codec, "model_id", lambda level=None: model_id)
         monkeypatch.setattr(codec, "model_ids", lambda: (model_id,))
         monkeypatch.setattr(codec, "encode_lossless", encode or encode_by_key)
         monkeypatch.setattr(codec, "decode_lossless", decode or decode_by_key)

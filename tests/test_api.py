@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import jpegzip
 from jpegzip import api, codec, container, embedded
@@ -20,7 +23,8 @@ from jpegzip.errors import (
     OutputExists,
     Unsupported,
 )
-from jpegzip.model import SHIPPED_WEIGHTS
+from jpegzip.model import LEVEL_WEIGHTS
+from jpegzip.options import DEFAULT_LEVEL, LEVELS, Options
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "jrz"
 EDGE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "edge"
@@ -157,36 +161,60 @@ def test_lossy_mode_with_a_model_id_nobody_has_is_a_clear_error(jpeg_bytes):
 
 
 def test_golden_files_still_decode():
-    """Every .jrz in tests/data/jrz must keep decoding to its .jpg with the shipped model."""
+    """Every .jrz in tests/data/jrz must keep decoding to its .jpg with the shipped models:
+    one per level, format and header section, and a large image coded in parts."""
     pairs = sorted(GOLDEN.glob("*.jrz"))
-    assert pairs
+    assert {jpegzip.inspect(packed.read_bytes())["level"] for packed in pairs} >= set(LEVELS)
     for packed in pairs:
         assert api.decompress(packed.read_bytes()) == packed.with_suffix(".jpg").read_bytes()
 
 
+@pytest.mark.parametrize("name, error, message", [
+    ("lossless_learned_v1.jrz", ModelNotAvailable, "coded with model 4f0292938f83"),
+    ("lossless_classic_v2_stream2.jrz", ContainerError, "version 2 was retired"),
+    ("lossless_learned_v2_raw_d1_v3.jrz", ContainerError, "version 3 was retired"),
+])
+def test_files_of_retired_formats_are_refused_by_name(name, error, message):
+    """Made before 2026-12-07 (nothing was released): the learned-v1 model and coefficient
+    streams 2 and 3 were retired, and their files say so rather than decode wrongly."""
+    with pytest.raises(error, match=message):
+        api.decompress((GOLDEN / "retired" / name).read_bytes())
+
+
 @pytest.mark.skipif(not os.environ.get("JPEGZIP_REGENERATE_GOLDEN"), reason="explicit flag only")
 def test_regenerate_golden_files(make_jpeg, with_thumbnail):
-    """Golden files are written once per format version, model and header section (and
-    with an embedded thumbnail, format 2; named with their version from format 3); old
-    ones must keep decoding, so a new model ships beside the old weights rather than
-    replacing them."""
+    """Golden files are written once per format version, level (its model) and header
+    section, with an embedded thumbnail, and for an image large enough to be coded in
+    parts (format 5); old ones must keep decoding, so a new model ships beside the old
+    weights rather than replacing them."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     original = make_jpeg(width=24, height=16, seed=7)
     (GOLDEN / "stored_v1.jpg").write_bytes(original)
     (GOLDEN / "stored_v1.jrz").write_bytes(stored_container(original))
     photo = make_jpeg(width=96, height=64, seed=3)
     thumbnailed = with_thumbnail(photo, make_jpeg(width=96, height=64, seed=4, quality=90))
-    for jpeg in (photo, thumbnailed):
-        packed, result = api.compress_with_result(jpeg)
+    for jpeg, level in [(photo, level) for level in LEVELS] + [(thumbnailed, DEFAULT_LEVEL),
+                                                                (_smooth_6mp(), DEFAULT_LEVEL)]:
+        packed, result = api.compress_with_result(jpeg, Options(level=level))
         assert result.mode == "lossless"
         sections = container.read(packed).sections
         header = next(n for n in sections if n.startswith("raw"))
         extra = [n for n in sections if n == embedded.SECTION]
         version = struct.unpack_from("<H", packed, len(container.MAGIC))[0]
-        name = "_".join(["lossless", Path(SHIPPED_WEIGHTS[0]).stem, header, *extra])
-        name += f"_v{version}" if version >= 3 else ""  # files of older formats keep theirs
+        name = "_".join(["lossless", Path(LEVEL_WEIGHTS[level]).stem, header, *extra])
+        name += f"_v{version}"
         (GOLDEN / f"{name.replace('-', '_')}.jpg").write_bytes(jpeg)
         (GOLDEN / f"{name.replace('-', '_')}.jrz").write_bytes(packed)
+
+
+def _smooth_6mp() -> bytes:
+    """A smooth 3072 x 2048 4:2:0 JPEG (~100 KB): large enough to be coded in two parts."""
+    y, x = np.mgrid[0:2048, 0:3072]
+    pixels = np.stack([128 + 60 * np.sin(x / 300) * np.cos(y / 200),
+                       100 + 50 * np.sin((x + y) / 400), 128 + 40 * np.cos(x / 150)], axis=-1)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=50)
+    return buffer.getvalue()
 
 
 def test_readme_python_example_runs(tmp_path, monkeypatch, jpeg_bytes):

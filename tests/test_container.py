@@ -112,15 +112,16 @@ def test_appended_bytes_are_caught():
 def test_newer_format_version_is_refused_by_name():
     future = patch(container.write(sample()), VERSION_OFFSET,
                    struct.pack("<H", container.FORMAT_VERSION + 1))
-    with pytest.raises(ContainerError, match="format version 5 is newer than this jpegzip"):
+    newer = container.FORMAT_VERSION + 1
+    with pytest.raises(ContainerError, match=f"format version {newer} is newer than this jpegzip"):
         container.read(reseal(future))
 
 
 def test_a_file_takes_the_oldest_version_its_sections_allow():
     """Version 2 added the ``embedded`` section, version 3 the adaptive coefficient stream
     (a ``coefficients`` section starting with byte 3), version 4 its sign contexts (byte
-    4): a file is only as new as what it holds, so jpegzip releases that read older
-    versions still read every other file."""
+    4), version 5 a stream in parts (byte 5): a file is only as new as what it holds, so
+    jpegzip releases that read older versions still read every other file."""
     def version(**sections):
         packed = container.write(sample(sections=sections))
         assert container.read(packed).sections == sections
@@ -130,7 +131,8 @@ def test_a_file_takes_the_oldest_version_its_sections_allow():
     assert version(**{"raw-d1": b"a", "embedded": b"\x00"}) == 2
     assert version(**{"raw-d1": b"a", "coefficients": b"\x03b"}) == 3
     assert version(**{"embedded": b"\x00", "coefficients": b"\x03"}) == 3
-    assert version(**{"raw-d1": b"a", "coefficients": b"\x04b"}) == 4 == container.FORMAT_VERSION
+    assert version(**{"raw-d1": b"a", "coefficients": b"\x04b"}) == 4
+    assert version(**{"raw-d1": b"a", "coefficients": b"\x05b"}) == 5 == container.FORMAT_VERSION
     assert version(**{"raw-d1": b"\x03", "coefficients": b""}) == 1
 
 

@@ -2,8 +2,8 @@
 fitted tables and follow the image as it is coded.
 
 Why: the fitted tables describe the training photos, and a photo's own statistics differ
-(phone and camera photos are much softer). Sending table corrections up front (adapt.py,
-stream version 2) pays for itself only on the largest tables; here every *fine* context
+(phone and camera photos are much softer). Sending table corrections up front (the
+retired stream version 2) paid for itself only on the largest tables; here every *fine* context
 (the model's context before contexts were clustered into tables, about 423,000 of them)
 learns from the decisions it has coded, at no cost in bytes, and its table learns from all
 of its contexts. Measured with the same model (learned-v1, coefficient stream only, before
@@ -25,7 +25,7 @@ interpolated between the two knots around p and averaged with p, the two knots m
 1/64 of the way to the outcome), which corrects what the counts systematically get wrong
 for this image.
 
-Stream version 4 gives each AC coefficient three *side contexts* (the session's
+Each AC coefficient also has *side contexts* (the session's
 side_contexts) that the fine context does not resolve:
 - its sign's p goes one level further, smoothed towards the counts of its sign context
   (the signs of the neighbours' same coefficient, vertical and horizontal apart, and of
@@ -319,7 +319,7 @@ def _contexts_of(fine, side, i, context_map, sign_count, magnitude_count):
     return f, context_map[f], side[i, 0], keys
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_counts, priors,
             prob_map, side_state, sign_at):
     """Code the residuals values - pred of one step (side contexts: one row per value, or
@@ -360,7 +360,7 @@ def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_c
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _decode(st, data, fine, pred, side, values, context_map, fine_counts, table_counts, priors,
             prob_map, side_state, sign_at):
     """Invert _encode: fill values; -1 when a context is unknown."""
@@ -398,18 +398,18 @@ def _decode(st, data, fine, pred, side, values, context_map, fine_counts, table_
     return 0
 
 
-class _State:
+class AdaptiveState:
     """The adaptive state of one image: counts per (fine context, node) and per (table,
     node), from zero; the probability map of each stop node, from the identity; and the
-    side state (none in stream 3, side_contexts=False): the mixer's weights per mixed node
+    side state: the mixer's weights per mixed node
     (starting as the counts' probability alone), the magnitude side contexts'
     probabilities (from 1/2) and the sign contexts' counts (from zero)."""
 
-    def __init__(self, model, side_contexts: bool) -> None:
+    def __init__(self, model) -> None:
         self.context_map = np.ascontiguousarray(model.context_map, dtype=np.int32)
         priors = priors_of(model)
-        signs = model.sign_context_count if side_contexts else 0
-        magnitudes = model.magnitude_context_count if side_contexts else 0
+        signs = model.sign_context_count
+        magnitudes = model.magnitude_context_count
         # one array (fewer arrays, faster kernels): the mixer's weights per node, then per
         # (magnitude side context, node) a probability and its count, then per sign context
         # its counts (from sign_at); zero is a fresh context's state
@@ -425,16 +425,23 @@ class _State:
             np.tile(MAP_KNOTS, (SIGN, 1)),  # probability map
             side_state,
         )
-        self.side = side_contexts
+
+    def copy(self) -> AdaptiveState:
+        """An independent copy (what a later part of an image starts from)."""
+        twin = object.__new__(AdaptiveState)
+        twin.context_map, twin.sign_at = self.context_map, self.sign_at
+        fine, table, priors, prob_map, side_state = self.arrays
+        twin.arrays = (fine.copy(), table.copy(), priors, prob_map.copy(), side_state.copy())
+        return twin
 
 
 SIDE_COLUMNS = 5  # sign, own, past, estimate, remaining
 _NO_SIDE_CONTEXTS = np.zeros((0, SIDE_COLUMNS), np.int32)
 
 
-def _side_contexts(state: _State, side: np.ndarray, size: int) -> np.ndarray:
-    """The step's side contexts as the kernels take them: none in stream 3."""
-    if not state.side or not side.size:
+def _side_contexts(side: np.ndarray, size: int) -> np.ndarray:
+    """The step's side contexts as the kernels take them (none: a step without them)."""
+    if not side.size:
         return _NO_SIDE_CONTEXTS
     if side.shape != (size, SIDE_COLUMNS):
         raise ValueError(f"need {SIDE_COLUMNS} side contexts per value")
@@ -442,11 +449,11 @@ def _side_contexts(state: _State, side: np.ndarray, size: int) -> np.ndarray:
 
 
 class AdaptiveEncoder:
-    """Codes the steps of one image, in order, into one byte string; `side_contexts`: the
-    steps come with side contexts (stream 4) or without (stream 3)."""
+    """Codes the steps of one image, in order, into one byte string; from a fresh state,
+    or from a copy of ``start``."""
 
-    def __init__(self, model, side_contexts: bool = True) -> None:
-        self.adaptive = _State(model, side_contexts)
+    def __init__(self, model, start: AdaptiveState | None = None) -> None:
+        self.adaptive = AdaptiveState(model) if start is None else start.copy()
         self.state = new_encoder()
         self.out = np.empty(1 << 16, np.uint8)
 
@@ -463,7 +470,7 @@ class AdaptiveEncoder:
         (a row per value, or empty where the step has none)."""
         self._reserve(MAX_BYTES_PER_SYMBOL * fine.size + 16)
         adaptive = self.adaptive
-        side = _side_contexts(adaptive, side, fine.size)
+        side = _side_contexts(side, fine.size)
         if _encode(self.state, self.out, fine, values, pred, side, adaptive.context_map,
                    *adaptive.arrays, adaptive.sign_at) < 0:
             raise ValueError("model produced a context outside its tables or a residual "
@@ -477,11 +484,11 @@ class AdaptiveEncoder:
 
 
 class AdaptiveDecoder:
-    """Decodes the steps of one image, in the encoder's order (`side_contexts` as for
-    AdaptiveEncoder)."""
+    """Decodes the steps of one image, in the encoder's order (``start`` as for the
+    encoder)."""
 
-    def __init__(self, data: bytes, model, side_contexts: bool = True) -> None:
-        self.adaptive = _State(model, side_contexts)
+    def __init__(self, data: bytes, model, start: AdaptiveState | None = None) -> None:
+        self.adaptive = AdaptiveState(model) if start is None else start.copy()
         self.data = np.frombuffer(data, dtype=np.uint8)
         self.state = start_decoder(self.data)
 
@@ -489,7 +496,7 @@ class AdaptiveDecoder:
              values: np.ndarray) -> None:
         """Decode one step into values (same length as fine)."""
         adaptive = self.adaptive
-        side = _side_contexts(adaptive, side, fine.size)
+        side = _side_contexts(side, fine.size)
         if _decode(self.state, self.data, fine, pred, side, values, adaptive.context_map,
                    *adaptive.arrays, adaptive.sign_at) < 0:
             raise ValueError("model produced a context index outside its tables")

@@ -3,38 +3,41 @@
 The model splits the coding into steps (frequency groups, lattice subsets). For each step
 it returns an integer prediction and an integer context index per symbol, computed only
 from what the decoder already has; the decoder asks the model for the same contexts, so
-it decodes the same symbols in the same order. Three stream versions, the first byte:
+it decodes the same symbols in the same order. Each residual is coded as binary decisions
+that adapt to the image, with side contexts for the AC coefficients (adaptive.py).
 
-- 4 (written since 2026-11-27): version 3 with side contexts for the AC coefficients
-  (the session's side_contexts): signs adapt per sign context, and the first stop
-  decisions mix the counts with four coarse magnitude contexts (adaptive.py).
-- 3 (still read; written only on request): each step's residuals in the model's order,
-  as binary decisions whose probabilities start at the fitted tables and adapt to the
-  image per fine context (adaptive.py, rangecoder.py); then the coder's bytes.
-- 2 (still read; written only on request, for comparisons): the residuals of a step
-  sorted by context, each context's run coded in one constriction call with its fixed
-  table, escaped residuals then their raw bits; the range coder's 32-bit words,
-  little-endian, starting with the per-image table adaptations (adapt.py).
+A large image is cut into parts (parts.py: bands of whole MCU rows, chosen from the image
+size alone). The first part is coded alone; every later part starts from the adaptive
+state the first one ended with (so it need not learn the photo from scratch) and is
+coded independently of the others, so they encode and decode on parallel threads, and
+the bytes never depend on the thread count. The first byte says which layout follows:
+
+- 4: one part, the adaptive coder's bytes;
+- 5: several parts: their count and the byte length of each but the last (LEB128
+  varints), then each part as the body of a version-4 stream.
+
+Versions 2 and 3 (fixed tables with sent corrections; adaptive without side contexts) were
+written before 2026-12-07, before anything was released, and are retired: they are refused
+with a clear error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-import constriction
 import numpy as np
-from numba import njit
 
 from ..errors import ContainerError
-from . import adapt
-from .adaptive import AdaptiveDecoder, AdaptiveEncoder
-from .symbols import ALPHABET, raw_parts, raw_sizes_of, residuals_to_symbols, symbols_to_values
-from .tables import CoderTables, coder_tables
+from .adaptive import AdaptiveDecoder, AdaptiveEncoder, AdaptiveState
+from .parts import band_shapes, bands, join_planes, split_planes
+from .symbols import residuals_to_symbols
 
-STREAM_VERSION = 4  # what encode_planes writes
-SIDELESS_VERSION = 3  # adaptive, without side contexts
-FIXED_TABLES_VERSION = 2
+STREAM_VERSION = 4  # one part
+PARTS_VERSION = 5  # several parts
+RETIRED_VERSIONS = (2, 3)
+_MAX_VARINT_BYTES = 10
 
 
 class ContextSession(Protocol):
@@ -75,153 +78,24 @@ class ContextModel(Protocol):
     ) -> ContextSession: ...
 
 
-@njit(cache=True)
-def _group(ctx, table_count, order, run_ctx, run_end, run_len):
-    """Counting sort of symbol positions by context; returns the number of runs (-1: bad)."""
-    n = ctx.size
-    lo = ctx[0]
-    hi = ctx[0]
-    for t in range(n):
-        c = ctx[t]
-        lo = min(lo, c)
-        hi = max(hi, c)
-    if lo < 0 or hi >= table_count:
-        return -1
-    span = hi - lo + 1
-    start = np.zeros(span, np.int64)
-    for t in range(n):
-        start[ctx[t] - lo] += 1
-    runs = 0
-    total = 0
-    for v in range(span):
-        count = start[v]
-        start[v] = total
-        if count > 0:
-            total += count
-            run_ctx[runs] = v + lo
-            run_end[runs] = total
-            run_len[runs] = count
-            runs += 1
-    for t in range(n):
-        v = ctx[t] - lo
-        order[start[v]] = t
-        start[v] += 1
-    return runs
-
-
-@njit(cache=True)
-def _prepare(values, pred, ctx, histogram, order, runs_out, scratch, sym_sorted):
-    """Encoder pass 1 of one step: residual symbols sorted by context, the runs (rows of
-    runs_out: context, end, length), the raw bits of escapes (rows 2 and 3 of scratch: value,
-    size) and the per-table symbol histogram. Returns (runs, raw count); runs is -1 when a
-    context is outside the tables."""
-    n = values.size
-    res, sym = scratch[0], scratch[1]
-    for t in range(n):
-        res[t] = values[t] - pred[t]
-    raw_count = residuals_to_symbols(res[:n], sym)
-    runs = _group(ctx, histogram.shape[0], order, runs_out[0], runs_out[1], runs_out[2])
-    if runs < 0:
-        return -1, 0
-    for t in range(n):
-        sym_sorted[t] = sym[order[t]]
-    start = 0
-    for r in range(runs):  # one table row at a time: the histogram stays in cache
-        row = histogram[runs_out[0, r]]
-        end = runs_out[1, r]
-        for t in range(start, end):
-            row[sym_sorted[t]] += 1
-        start = end
-    if raw_count:
-        raw_parts(res[:n], sym, order[:n], scratch[2], scratch[3])
-    return runs, raw_count
-
-
-class _Buffers:
-    """Scratch arrays sized for the largest step of an image (runs: one per table)."""
-
-    def __init__(self, size: int, tables: int, encoder: bool = False) -> None:
-        size = max(size, 1)
-        self.order = np.empty(size, np.int64)
-        self.run_ctx = np.empty(tables, np.int64)
-        self.run_end = np.empty(tables, np.int64)
-        self.run_len = np.empty(tables, np.int64)
-        self.res = np.empty(size, np.int32)
-        self.raw_sizes = np.empty(size, np.int32)
-        if encoder:
-            self.runs = np.empty((3, tables), np.int64)  # context, end, length per run
-            self.scratch = np.empty((4, size), np.int32)  # residual, symbol, raw value, size
-
-
-def _step_capacity(planes_or_shapes) -> int:
-    return max(int(s[0]) * int(s[1]) for s in planes_or_shapes)
-
-
 def encode_planes(
     planes: list[np.ndarray],
     quant_tables: list[np.ndarray],
     sampling: list[tuple[int, int]],
     model: ContextModel,
-    version: int = STREAM_VERSION,
+    threads: int = 1,
 ) -> bytes:
-    """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes, as stream
-    `version` (4; 3 or 2 for comparisons)."""
-    if version == FIXED_TABLES_VERSION:
-        return _encode_fixed(planes, quant_tables, sampling, model)
-    if version not in (STREAM_VERSION, SIDELESS_VERSION):
-        raise ValueError(f"unknown coefficient stream version {version}")
-    shapes = [tuple(p.shape[:2]) for p in planes]
-    session = model.begin(shapes, quant_tables, sampling, planes, fine=True)
-    encoder = AdaptiveEncoder(model, side_contexts=version == STREAM_VERSION)
-    for step in range(session.step_count):
-        pred, fine, values = session.encode_step(step)
-        if pred.size:
-            encoder.code(fine, values, pred, session.side_contexts())
-    session.finish()
-    return bytes([version]) + encoder.finish()
-
-
-def _encode_fixed(
-    planes: list[np.ndarray],
-    quant_tables: list[np.ndarray],
-    sampling: list[tuple[int, int]],
-    model: ContextModel,
-) -> bytes:
-    """Stream version 2. Two passes: every step's contexts and symbols first (the model's
-    state needs no coder), then the tables worth adapting to this image (adapt.py), then
-    the coding."""
-    shapes = [tuple(p.shape[:2]) for p in planes]
-    session = model.begin(shapes, quant_tables, sampling, planes)
-    tables = coder_tables(model)
-    buf = _Buffers(_step_capacity(shapes), tables.count, encoder=True)
-    histogram = np.zeros((tables.count, ALPHABET), np.int32)
-    coded = []
-    for step in range(session.step_count):
-        pred, ctx, values = session.encode_step(step)
-        n = pred.size
-        if n == 0:
-            continue
-        sym_sorted = np.empty(n, np.int32)
-        runs, raw_count = _prepare(values, pred, ctx, histogram, buf.order, buf.runs,
-                                   buf.scratch, sym_sorted)
-        if runs < 0:
-            raise ValueError("model produced a context index outside its tables")
-        raw = buf.scratch[2:, :raw_count].copy() if raw_count else None
-        coded.append((sym_sorted, buf.runs[:2, :runs].tolist(), raw))
-    session.finish()
-    encoder = constriction.stream.queue.RangeEncoder()
-    chosen = adapt.choose(histogram, tables.frequencies, tables.log_frequencies)
-    adapted = adapt.encode_header(encoder, chosen, tables.frequencies)
-    models = adapt.models_for(tables, chosen[0], adapted)
-    for sym_sorted, (run_ctx, run_end), raw in coded:
-        start = 0
-        for c, end in zip(run_ctx, run_end, strict=True):
-            encoder.encode(sym_sorted[start:end], models[c])
-            start = end
-        if raw is not None:
-            encoder.encode(raw[0], tables.raw, raw[1])
-    words = encoder.get_compressed().astype("<u4", copy=False)
-    return bytes([FIXED_TABLES_VERSION]) + words.tobytes()
+    """Code quantized DCT planes (natural order, int16 (bh, bw, 64)) into bytes; a large
+    image's parts on up to ``threads`` threads (the bytes are the same for any count)."""
+    parts = bands([tuple(p.shape[:2]) for p in planes], sampling)
+    first, state = _encode_part(split_planes(planes, parts[0]), quant_tables, sampling, model)
+    if len(parts) == 1:
+        return bytes([STREAM_VERSION]) + first
+    rest = _map(lambda spans: _encode_part(split_planes(planes, spans), quant_tables,
+                                           sampling, model, state)[0], parts[1:], threads)
+    coded = [first, *rest]
+    lengths = b"".join(_varint(len(part)) for part in coded[:-1])
+    return bytes([PARTS_VERSION]) + _varint(len(coded)) + lengths + b"".join(coded)
 
 
 def decode_planes(
@@ -230,79 +104,115 @@ def decode_planes(
     quant_tables: list[np.ndarray],
     sampling: list[tuple[int, int]],
     model: ContextModel,
+    threads: int = 1,
 ) -> list[np.ndarray]:
-    """Invert encode_planes (either version). A damaged stream raises ContainerError,
-    never a panic."""
-    if len(data) >= 1 and data[0] in (STREAM_VERSION, SIDELESS_VERSION):
-        return _decode_adaptive(data, shapes, quant_tables, sampling, model)
-    if len(data) < 1 or (len(data) - 1) % 4 or data[0] != FIXED_TABLES_VERSION:
-        raise ContainerError("coefficient stream: bad length or version")
-    words = np.frombuffer(data, dtype="<u4", offset=1).astype(np.uint32)
-    session = model.begin(shapes, quant_tables, sampling, None)
-    tables = coder_tables(model)
-    try:
-        decoder = constriction.stream.queue.RangeDecoder(words)
-        models = adapt.models_for(tables, *adapt.decode_header(decoder, tables.frequencies))
-        _decode_steps(decoder, session, tables, models,
-                      _Buffers(_step_capacity(shapes), tables.count))
-        exhausted = decoder.maybe_exhausted()
-    except ContainerError:
-        raise
-    except BaseException as exc:  # constriction's PanicException derives from BaseException
-        if isinstance(exc, KeyboardInterrupt | SystemExit | MemoryError):
-            raise
-        raise ContainerError(f"coefficient stream: undecodable ({exc})") from None
-    if not exhausted:
-        raise ContainerError("coefficient stream: data left after the last coefficient")
-    return session.finish()
+    """Invert encode_planes. A damaged stream raises ContainerError, never a panic."""
+    if not data:
+        raise ContainerError("coefficient stream: empty")
+    version = data[0]
+    if version in RETIRED_VERSIONS:
+        raise ContainerError(f"coefficient stream version {version} was retired before the "
+                             "first release; decode this file with the jpegzip that made it")
+    parts = bands(shapes, sampling)
+    if version != (STREAM_VERSION if len(parts) == 1 else PARTS_VERSION):
+        raise ContainerError(f"coefficient stream: version {version} is unknown here or "
+                             "does not fit the image")
+    coded = [data[1:]] if len(parts) == 1 else _split_parts(data, len(parts))
+    first, state = _decode_part(coded[0], band_shapes(shapes, parts[0]), quant_tables,
+                                sampling, model)
+    rest = _map(lambda item: _decode_part(item[0], band_shapes(shapes, item[1]),
+                                          quant_tables, sampling, model, state)[0],
+                list(zip(coded[1:], parts[1:], strict=True)), threads)
+    return join_planes([first, *rest])
 
 
-def _decode_adaptive(data: bytes, shapes, quant_tables, sampling,
-                     model: ContextModel) -> list[np.ndarray]:
-    """Stream versions 3 and 4: garbage decodes to values that the session's commits
-    reject, or to a byte count that does not match."""
+def _encode_part(planes, quant_tables, sampling, model: ContextModel,
+                 start: AdaptiveState | None = None) -> tuple[bytes, AdaptiveState]:
+    """The adaptive coder's bytes for one image or part, from a fresh adaptive state or a
+    copy of ``start``, and the state it ends with."""
+    shapes = [tuple(p.shape[:2]) for p in planes]
+    session = model.begin(shapes, quant_tables, sampling, planes, fine=True)
+    encoder = AdaptiveEncoder(model, start)
+    for step in range(session.step_count):
+        pred, fine, values = session.encode_step(step)
+        if pred.size:
+            encoder.code(fine, values, pred, session.side_contexts())
+    session.finish()
+    return encoder.finish(), encoder.adaptive
+
+
+def _decode_part(data: bytes, shapes, quant_tables, sampling, model: ContextModel,
+                 start: AdaptiveState | None = None
+                 ) -> tuple[list[np.ndarray], AdaptiveState]:
+    """Invert _encode_part: garbage decodes to values that the session's commits reject,
+    or to a byte count that does not match."""
     session = model.begin(shapes, quant_tables, sampling, None, fine=True)
-    decoder = AdaptiveDecoder(data[1:], model, side_contexts=data[0] == STREAM_VERSION)
-    values = np.empty(_step_capacity(shapes), np.int32)
+    decoder = AdaptiveDecoder(data, model, start)
+    values = np.empty(max([1] + [int(s[0]) * int(s[1]) for s in shapes]), np.int32)
     for step in range(session.step_count):
         pred, fine = session.contexts(step)
         n = pred.size
         if n == 0:
             continue
-        if decoder.bytes_read() > len(data):
+        if decoder.bytes_read() > len(data) + 1:
             raise ContainerError("coefficient stream: truncated")
         decoder.code(fine, pred, session.side_contexts(), values[:n])
         session.commit(step, values[:n])
     read = decoder.bytes_read()
-    if read != len(data) - 1:
+    if read != len(data):
         raise ContainerError("coefficient stream: " + (
-            "truncated" if read > len(data) - 1 else "data left after the last coefficient"))
-    return session.finish()
+            "truncated" if read > len(data) else "data left after the last coefficient"))
+    return session.finish(), decoder.adaptive
 
 
-def _decode_steps(decoder, session: ContextSession, tables: CoderTables, models: list,
-                  buf: _Buffers) -> None:
-    for step in range(session.step_count):
-        pred, ctx = session.contexts(step)
-        n = pred.size
-        if n == 0:
-            continue
-        runs = _group(ctx, tables.count, buf.order, buf.run_ctx, buf.run_end, buf.run_len)
-        if runs < 0:
-            raise ValueError("model produced a context index outside its tables")
-        decode = decoder.decode
-        parts = [decode(models[c], m)
-                 for c, m in zip(buf.run_ctx[:runs].tolist(), buf.run_len[:runs].tolist(),
-                                 strict=True)]
-        sym_sorted = parts[0] if runs == 1 else np.concatenate(parts)
-        raw_count = raw_sizes_of(sym_sorted, buf.raw_sizes)
-        if raw_count:
-            raw_values = decoder.decode(tables.raw, buf.raw_sizes[:raw_count]).astype(np.int32)
-        else:
-            raw_values = buf.raw_sizes[:0]
-        values = buf.res[:n]
-        symbols_to_values(sym_sorted, buf.order[:n], raw_values, pred, values)
-        session.commit(step, values)
+def _map(function, items: list, threads: int) -> list:
+    """function over items, in order, on up to ``threads`` threads."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(threads, len(items)), thread_name_prefix="jpegzip") as pool:
+        return list(pool.map(function, items))
+
+
+def _varint(value: int) -> bytes:
+    """LEB128: seven bits a byte, low first, the high bit set on all but the last."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value = 0
+    for shift in range(_MAX_VARINT_BYTES):
+        if at >= len(data):
+            raise ContainerError("coefficient stream: truncated part table")
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << (7 * shift)
+        if not byte & 0x80:
+            return value, at
+    raise ContainerError("coefficient stream: a part length is too long")
+
+
+def _split_parts(data: bytes, expected: int) -> list[bytes]:
+    """The parts of a version-5 stream; their count must be the one the image implies."""
+    count, at = _read_varint(data, 1)
+    if count != expected:
+        raise ContainerError(f"coefficient stream: {count} parts, the image has {expected}")
+    lengths = []
+    for _ in range(count - 1):
+        length, at = _read_varint(data, at)
+        lengths.append(length)
+    if sum(lengths) > len(data) - at:
+        raise ContainerError("coefficient stream: parts run past its end")
+    parts = []
+    for length in lengths:
+        parts.append(data[at:at + length])
+        at += length
+    parts.append(data[at:])
+    return parts
 
 
 def iter_symbols(

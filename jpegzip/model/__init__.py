@@ -1,7 +1,9 @@
 """Context models: per coefficient, an integer prediction and an integer context index.
 
-Every weights file ever shipped stays in the package, so a .jrz keeps decoding after a
-newer model becomes the default: a .jrz names its model by id (the SHA-256 of the file).
+Each compression level codes with one shipped weights file (LEVEL_WEIGHTS); a .jrz names its
+model by id (the SHA-256 of the file), so the decoder needs no level flag, and every
+weights file a level has shipped with stays in the package. A process loads only the
+weights it codes or decodes with.
 """
 
 from __future__ import annotations
@@ -10,19 +12,17 @@ import hashlib
 from functools import cache
 from pathlib import PurePath
 
+from ..options import DEFAULT_LEVEL, LEVELS
 from .classic import ClassicModel
 from .learned import LearnedModel
 from .weights import model_from_bytes, weights_bytes
 
-# the first codes new files; the others decode the .jrz files they made
-SHIPPED_WEIGHTS = ("learned-v2.npz", "learned-v1.npz", "classic-v2.npz")
-
-
-@cache
-def shipped_models() -> dict[bytes, ClassicModel]:
-    """Every shipped model by id, the default first (each loaded once)."""
-    models = (model_from_bytes(weights_bytes(name)) for name in SHIPPED_WEIGHTS)
-    return {model.model_id: model for model in models}
+# the weights each level codes new files with: level 1 without the network (the classic
+# contexts alone), level 2 with it
+LEVEL_WEIGHTS = {1: "classic-v2.npz", 2: "learned-v2.npz"}
+assert tuple(LEVEL_WEIGHTS) == LEVELS
+# every weights file that decodes: the default level's first
+SHIPPED_WEIGHTS = tuple(dict.fromkeys([LEVEL_WEIGHTS[DEFAULT_LEVEL], *LEVEL_WEIGHTS.values()]))
 
 
 @cache
@@ -32,15 +32,32 @@ def shipped_names() -> dict[bytes, str]:
             for name in SHIPPED_WEIGHTS}
 
 
+@cache
+def _load(name: str) -> ClassicModel:
+    return model_from_bytes(weights_bytes(name))
+
+
+def level_model(level: int = DEFAULT_LEVEL) -> ClassicModel:
+    """The model that codes new files at ``level`` (loaded once per process)."""
+    return _load(LEVEL_WEIGHTS[level])
+
+
 def load_default_model() -> ClassicModel:
-    """The model that codes new files; .model_id is the SHA-256 of its weights file."""
-    return next(iter(shipped_models().values()))
+    """The model that codes new files at the default level."""
+    return level_model(DEFAULT_LEVEL)
 
 
 def load_model(model_id: bytes) -> ClassicModel:
-    """The shipped model with this id (KeyError if none)."""
-    return shipped_models()[model_id]
+    """The shipped model with this id (KeyError if none), loaded on first use."""
+    return _load(f"{shipped_names()[model_id]}.npz")
 
 
-__all__ = ["ClassicModel", "LearnedModel", "load_default_model", "load_model",
-           "shipped_models", "shipped_names"]
+def level_of(model_id: bytes) -> int | None:
+    """The level whose weights have this id (None: no shipped level's)."""
+    name = shipped_names().get(model_id)
+    return next((level for level, weights in LEVEL_WEIGHTS.items()
+                 if name is not None and PurePath(weights).stem == name), None)
+
+
+__all__ = ["LEVEL_WEIGHTS", "SHIPPED_WEIGHTS", "ClassicModel", "LearnedModel", "level_model",
+           "level_of", "load_default_model", "load_model", "shipped_names"]

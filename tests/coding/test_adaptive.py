@@ -1,4 +1,4 @@
-"""Stream versions 3 and 4: the binary range coder is exact, the priors are the fitted tables, the
+"""The adaptive coder: the binary range coder is exact, the priors are the fitted tables, the
 probability map and the mixer start neutral and learn, and the adaptation pays where the
 tables do not fit."""
 
@@ -21,11 +21,11 @@ from jpegzip.coding.adaptive import (
     SQUASH_RANGE,
     STRETCH,
     STRETCH_SHIFT,
+    AdaptiveState,
     _learn_map,
     _learn_mix,
     _mix,
     _refine,
-    _State,
     node_priors,
 )
 from jpegzip.coding.rangecoder import (
@@ -41,13 +41,20 @@ from jpegzip.coding.rangecoder import (
     save_registers,
     start_decoder,
 )
-from jpegzip.coding.streams import FIXED_TABLES_VERSION, SIDELESS_VERSION, STREAM_VERSION
 from jpegzip.coding.symbols import ALPHABET, K, symbol_bits_table
 from jpegzip.model import load_default_model
 
-from .test_adapt import requantized
-
 QUANT = np.full(64, 4, np.uint16)
+
+
+def requantized(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Coefficients that are all even, like a JPEG requantized at half its step: the fitted
+    tables expect many +-1, this image has none."""
+    rng = np.random.default_rng(seed)
+    decay = 6.0 / (1.0 + np.arange(64)) ** 0.8
+    values = np.round(rng.laplace(0.0, 1.0, size=(*shape, 64)) * decay) * 2
+    values[..., 0] = rng.integers(-300, 300, size=shape)
+    return values.astype(np.int16)
 
 
 @njit(cache=True)
@@ -131,9 +138,6 @@ def test_adaptation_follows_an_image_the_tables_do_not_fit():
     fixed_bits = sum(float(-np.log2(rows[ctx, sym]).sum() + symbol_bits_table()[sym].sum())
                      for ctx, sym in iter_symbols([plane], [QUANT], [(1, 1)], model))
     assert 8 * len(adaptive) < 0.9 * fixed_bits
-    # and it beats sending table corrections up front (stream 2) on this image too
-    assert len(adaptive) < len(encode_planes([plane], [QUANT], [(1, 1)], model,
-                                             FIXED_TABLES_VERSION))
 
 
 def test_probability_map_starts_as_identity_and_follows_outcomes():
@@ -150,24 +154,24 @@ def test_probability_map_starts_as_identity_and_follows_outcomes():
 
 
 def test_sign_contexts_learn_signs_a_block_repeats():
-    """Stream 4 codes AC signs per sign context, which holds the signs of the block's own
-    lower neighbours (here (0, 1) -> (0, 2) -> (0, 3), one sign per block, unrelated to the
-    neighbouring blocks, so stream 3's context on those learns nothing): clearly fewer
-    bytes. Both round-trip."""
+    """AC signs are coded per sign context, which holds the signs of the block's own lower
+    neighbours (here (0, 1) -> (0, 2) -> (0, 3), one sign per block, unrelated to the
+    neighbouring blocks): clearly fewer bytes than the same magnitudes with a sign per
+    coefficient. Both round-trip."""
     rng = np.random.default_rng(5)
     shape = (40, 48)
-    plane = np.zeros((*shape, 64), np.int16)
-    plane[..., 0] = rng.integers(-50, 50, shape)
-    block_signs = rng.choice([-1, 1], size=(*shape, 1))
-    plane[..., 1:4] = block_signs * rng.integers(1, 6, (*shape, 3))  # (0, 1) .. (0, 3)
-    model = load_default_model()
-    sizes = {}
-    for version in (STREAM_VERSION, SIDELESS_VERSION):
-        data = encode_planes([plane], [QUANT], [(1, 1)], model, version)
+    magnitudes = rng.integers(1, 6, (*shape, 3))
+    sizes = []
+    for signs in (rng.choice([-1, 1], size=(*shape, 1)), rng.choice([-1, 1], size=(*shape, 3))):
+        plane = np.zeros((*shape, 64), np.int16)
+        plane[..., 0] = rng.integers(-50, 50, shape)
+        plane[..., 1:4] = signs * magnitudes  # (0, 1) .. (0, 3)
+        model = load_default_model()
+        data = encode_planes([plane], [QUANT], [(1, 1)], model)
         out = decode_planes(data, [shape], [QUANT], [(1, 1)], model)
         assert np.array_equal(out[0], plane)
-        sizes[version] = len(data)
-    assert sizes[STREAM_VERSION] < 0.95 * sizes[SIDELESS_VERSION]
+        sizes.append(len(data))
+    assert sizes[0] < 0.95 * sizes[1]
 
 
 def test_stretch_inverts_squash():
@@ -190,7 +194,7 @@ def _mix_steps(side_state, keys, p, bits):
 
 
 def _side_state():
-    state = _State(load_default_model(), side_contexts=True)
+    state = AdaptiveState(load_default_model())
     return state.arrays[-1].copy()
 
 

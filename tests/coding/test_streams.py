@@ -1,14 +1,15 @@
-"""Planes -> bytes -> planes: lossless for any int16 input, in every stream version (4, the
-adaptive one with sign contexts written by default; 3, adaptive without them, and 2 with
-fixed tables, still read); damage raises ContainerError."""
+"""Planes -> bytes -> planes: lossless for any int16 input, in one part (stream version 4)
+and in several (version 5: the parts are made small here, as a large image's are), with
+one thread or several (the same bytes); damage raises ContainerError; the retired
+versions 2 and 3 are refused."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from jpegzip.coding import ALPHABET, decode_planes, encode_planes
-from jpegzip.coding.streams import FIXED_TABLES_VERSION, SIDELESS_VERSION, STREAM_VERSION
+from jpegzip.coding import ALPHABET, decode_planes, encode_planes, parts
+from jpegzip.coding.streams import PARTS_VERSION, STREAM_VERSION
 from jpegzip.errors import ContainerError
 from jpegzip.model import load_default_model
 from jpegzip.model.weights import untrained_model
@@ -21,8 +22,12 @@ def model(request):
     return load_default_model() if request.param == "default" else untrained_model(ALPHABET)
 
 
-@pytest.fixture(params=[STREAM_VERSION, SIDELESS_VERSION, FIXED_TABLES_VERSION])
-def version(request):
+@pytest.fixture(params=[STREAM_VERSION, PARTS_VERSION])
+def version(request, monkeypatch):
+    """The stream version the test's images are coded in: version 5 where parts hold at
+    most 24 blocks (of a few rows each)."""
+    if request.param == PARTS_VERSION:
+        monkeypatch.setattr(parts, "PART_BLOCKS", 24)
     return request.param
 
 
@@ -36,22 +41,28 @@ def photo_like(shape: tuple[int, int], seed: int, scale: float = 8.0) -> np.ndar
 
 
 def round_trip(planes, model, quants=None, sampling=None, version=STREAM_VERSION):
+    """Encode and decode with one thread and with three: the same bytes, the same planes."""
     quants = quants or [QUANT] * len(planes)
     sampling = sampling or [(1, 1)] * len(planes)
-    data = encode_planes(planes, quants, sampling, model, version)
-    assert data[0] == version
-    out = decode_planes(data, [p.shape[:2] for p in planes], quants, sampling, model)
-    assert len(out) == len(planes)
-    for a, b in zip(planes, out, strict=True):
-        assert b.dtype == np.int16
-        assert np.array_equal(a, b)
+    data = encode_planes(planes, quants, sampling, model)
+    several = len(parts.bands([p.shape[:2] for p in planes], sampling)) > 1
+    assert data[0] == (PARTS_VERSION if several else STREAM_VERSION)
+    assert encode_planes(planes, quants, sampling, model, threads=3) == data
+    for threads in (1, 3):
+        out = decode_planes(data, [p.shape[:2] for p in planes], quants, sampling, model,
+                            threads)
+        assert len(out) == len(planes)
+        for a, b in zip(planes, out, strict=True):
+            assert b.dtype == np.int16
+            assert np.array_equal(a, b)
     return data
 
 
 @pytest.mark.parametrize("components", [1, 3, 4])
 def test_round_trip_components(model, components, version):
     planes = [photo_like((9, 13), seed=c) for c in range(components)]
-    round_trip(planes, model, version=version)
+    data = round_trip(planes, model, version=version)
+    assert data[0] == version
 
 
 def test_round_trip_chroma_of_other_sizes(model, version):
@@ -89,8 +100,8 @@ def test_round_trip_any_quantization(model, version):
 
 def test_encoding_is_deterministic(model, version):
     planes = [photo_like((12, 12), 9)]
-    first = encode_planes(planes, [QUANT], [(1, 1)], model, version)
-    assert encode_planes(planes, [QUANT], [(1, 1)], model, version) == first
+    first = encode_planes(planes, [QUANT], [(1, 1)], model)
+    assert encode_planes(planes, [QUANT], [(1, 1)], model, threads=2) == first
 
 
 def test_real_jpeg_coefficients_round_trip(tmp_path):
@@ -125,7 +136,7 @@ def _decode_or_container_error(data, planes, model):
 def test_corrupted_streams_raise_container_error_only(version):
     model = load_default_model()
     planes = [photo_like((10, 10), 11), photo_like((5, 5), 12)]
-    data = encode_planes(planes, [QUANT] * 2, [(1, 1)] * 2, model, version)
+    data = encode_planes(planes, [QUANT] * 2, [(1, 1)] * 2, model)
     rng = np.random.default_rng(5)
     failures = 0
     for trial in range(60):
@@ -141,17 +152,33 @@ def test_corrupted_streams_raise_container_error_only(version):
 
 
 @pytest.mark.parametrize("data", [b"", b"\x01\x00", b"\x02" + bytes(8), b"\x01" + b"\xff" * 400,
-                                  b"\x03", b"\x03" + bytes(3), b"\x04" + bytes(40)])
+                                  b"\x03", b"\x03" + bytes(3), b"\x04" + bytes(40),
+                                  b"\x05\x02\x80", b"\x05\x01" + bytes(9)])
 def test_malformed_streams(data):
-    planes = [photo_like((4, 4), 0)]
-    _decode_or_container_error(data, planes, load_default_model())
-    if len(data) < 2 or data[0] not in (1, 3):
+    with pytest.raises(ContainerError):
+        decode_planes(data, [(4, 4)], [QUANT], [(1, 1)], load_default_model())
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_retired_versions_are_refused_by_name(version):
+    with pytest.raises(ContainerError, match=f"version {version} was retired"):
+        decode_planes(bytes([version]) + bytes(40), [(4, 4)], [QUANT], [(1, 1)],
+                      load_default_model())
+
+
+def test_a_part_table_that_does_not_fit_the_image_is_refused(monkeypatch):
+    monkeypatch.setattr(parts, "PART_BLOCKS", 8)
+    planes = [photo_like((8, 4), 0)]
+    model = load_default_model()
+    data = encode_planes(planes, [QUANT], [(1, 1)], model)
+    assert data[0] == PARTS_VERSION and data[1] == 4
+    for damaged in (data[:1] + b"\x03" + data[2:], data[:2] + b"\xff\xff\x7f" + data[5:]):
         with pytest.raises(ContainerError):
-            decode_planes(data, [(4, 4)], [QUANT], [(1, 1)], load_default_model())
+            decode_planes(damaged, [(8, 4)], [QUANT], [(1, 1)], model)
 
 
 def test_garbage_never_decodes_past_its_bytes():
-    """Stream 3 has no length field: random bytes must fail a commit or the byte count."""
+    """A part has no length field: random bytes must fail a commit or the byte count."""
     rng = np.random.default_rng(3)
     for size in (2, 9, 40, 300):
         data = bytes([STREAM_VERSION]) + rng.integers(0, 256, size, np.uint8).tobytes()
@@ -159,13 +186,12 @@ def test_garbage_never_decodes_past_its_bytes():
             decode_planes(data, [(6, 6)], [QUANT], [(1, 1)], load_default_model())
 
 
-@pytest.mark.parametrize("version, extra", [(STREAM_VERSION, 1), (STREAM_VERSION, 4),
-                                            (STREAM_VERSION, 64), (FIXED_TABLES_VERSION, 64)])
+@pytest.mark.parametrize("extra", [1, 4, 64])
 def test_trailing_data_is_rejected(version, extra):
-    """Stream 3 counts its bytes exactly; stream 2 may take a zero word for padding."""
+    """Each part counts its bytes exactly (the last one up to the stream's end)."""
     planes = [photo_like((4, 4), 0)]
     model = load_default_model()
-    data = encode_planes(planes, [QUANT], [(1, 1)], model, version)
+    data = encode_planes(planes, [QUANT], [(1, 1)], model)
     with pytest.raises(ContainerError):
         decode_planes(data + bytes(extra), [(4, 4)], [QUANT], [(1, 1)], model)
 
@@ -178,5 +204,4 @@ def test_bad_inputs_are_value_errors():
         encode_planes([np.zeros((2, 2, 63), np.int16)], [QUANT], [(1, 1)], model)
     with pytest.raises(ValueError):
         encode_planes([photo_like((2, 2), 0)] * 5, [QUANT] * 5, [(1, 1)] * 5, model)
-    with pytest.raises(ValueError, match="stream version"):
-        encode_planes([photo_like((2, 2), 0)], [QUANT], [(1, 1)], model, version=1)
+

@@ -12,12 +12,15 @@ import pytest
 
 from jpegzip.coding import ALPHABET
 from jpegzip.model import (
+    LEVEL_WEIGHTS,
     SHIPPED_WEIGHTS,
     ClassicModel,
     LearnedModel,
+    level_model,
+    level_of,
     load_default_model,
     load_model,
-    shipped_models,
+    shipped_names,
 )
 from jpegzip.model.classic import CONTEXT_COUNT, ZIGZAG, context_families, context_groups
 from jpegzip.model.weights import model_from_bytes, save_weights
@@ -33,12 +36,20 @@ def test_default_model_is_cached_and_named_by_its_file_hash():
 
 
 def test_every_shipped_model_loads_by_its_id():
-    assert len(shipped_models()) == len(SHIPPED_WEIGHTS)
+    assert len(shipped_names()) == len(SHIPPED_WEIGHTS)
     for name in SHIPPED_WEIGHTS:
         data = (files("jpegzip.weights") / name).read_bytes()
         assert load_model(hashlib.sha256(data).digest()).model_id == hashlib.sha256(data).digest()
     with pytest.raises(KeyError):
         load_model(bytes(32))
+
+
+def test_each_level_codes_with_its_own_model_and_is_found_by_its_id():
+    assert not isinstance(level_model(1), LearnedModel)  # level 1 runs no network
+    assert isinstance(level_model(2), LearnedModel)
+    for level in LEVEL_WEIGHTS:
+        assert level_of(level_model(level).model_id) == level
+    assert level_of(bytes(32)) is None
 
 
 @pytest.mark.parametrize("name", SHIPPED_WEIGHTS)
