@@ -401,7 +401,8 @@ def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | No
         raise
     except BaseException as error:
         # A bug in the model path must never lose a file: store it instead. BaseException,
-        # because constriction's PanicException (a Rust panic) does not derive from Exception.
+        # because an extension's panic (e.g. a Rust PanicException) may not derive from
+        # Exception.
         return None, f"internal-error: {type(error).__name__}"
 
 
@@ -495,7 +496,7 @@ def _rebuild(parsed: Container, options: Options) -> bytes:
     except BaseException as error:
         if isinstance(error, Exception | KeyboardInterrupt | SystemExit):
             raise  # our errors, bugs (reported as such) and interrupts pass through
-        # A foreign panic (constriction's PanicException) must never escape.
+        # A foreign panic (a Rust PanicException is a BaseException) must never escape.
         raise ContainerError(f"coefficient stream: undecodable ({type(error).__name__})") from None
 
 

@@ -199,7 +199,7 @@ def _nested_jrz(jpeg: bytes, options: Options) -> bytes | None:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # no JPEG after all, or one the model refuses (as in api.py, a
-        return None  # constriction panic is a BaseException): it stays where it was
+        return None  # foreign panic is a BaseException): it stays where it was
 
 
 def _decode_nested(packed: bytes, room: int, options: Options) -> bytes:
