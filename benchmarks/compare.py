@@ -40,9 +40,10 @@ from benchlib import (
     write_section,
 )
 
-TOOLS = ("jpegzip", "lepton", "jxl", "zstd")
+TOOLS = ("jpegzip", "jpegzip-1", "lepton", "jxl", "zstd")
 TOOL_LABELS = {
     "jpegzip": "jpegzip",
+    "jpegzip-1": "jpegzip -l 1",
     "lepton": "Lepton",
     "jxl": "JPEG XL",
     "zstd": "zstd -19",
@@ -79,13 +80,17 @@ def load_codec(tool: str) -> Codec:
     """Import one tool, configured for a single thread."""
     from importlib.metadata import version as dist_version
 
-    if tool == "jpegzip":
+    if tool in ("jpegzip", "jpegzip-1"):  # the default level, and level 1
         use_repo_checkout()
         import jpegzip
 
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(1)
-        return Codec(jpegzip.compress, jpegzip.decompress, _jpegzip_version(jpegzip))
+        one_thread = jpegzip.Options(threads=1)
+        options = jpegzip.Options(threads=1, level=1) if tool == "jpegzip-1" else one_thread
+        return Codec(
+            lambda d: jpegzip.compress_with_result(d, options)[0],
+            lambda d: jpegzip.decompress_with_result(d, one_thread)[0],
+            f"{_jpegzip_version(jpegzip)}, level {options.level}, threads=1",
+        )
     if tool == "lepton":
         import lepton_jpeg_python as lepton
 

@@ -9,17 +9,18 @@ codec, numba, the model, the batch machinery) is imported only once a command ru
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from .cli_options import (
+from .cli_shared import (
     EXAMPLES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
     Bpp,
     Debug,
     Device,
@@ -29,7 +30,10 @@ from .cli_options import (
     Quiet,
     Rate,
     Verbose,
+    exit_status,
+    finish,
     parse_level,
+    stderr_console,
 )
 from .cluster_cli import app as cluster_app
 from .errors import BadOption
@@ -48,9 +52,6 @@ app = typer.Typer(
 )
 app.add_typer(cluster_app, name="cluster")  # typer only at import: dask loads when it runs
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 STREAM = "-"
 
 Inputs = Annotated[
@@ -225,7 +226,7 @@ def info(
     from . import api, display
     from .inspection import inspect
 
-    console = _console()
+    console = stderr_console()
     answers, failed = [], False
     for path in files:
         try:
@@ -237,7 +238,7 @@ def info(
         answers.append(facts)
         if not json_output:
             display.print_info(console, facts)
-    _finish(answers if json_output else None, EXIT_FAILED if failed else 0)
+    finish(answers if json_output else None, EXIT_FAILED if failed else 0)
 
 
 @app.command(
@@ -259,13 +260,13 @@ def verify(
     """Decode a .jrz fully and check every checksum (and that it equals ORIGINAL, if given)."""
     from . import api
 
-    console = _console()
+    console = stderr_console()
     try:
         expected = api.read_input(original) if original is not None else None
         result = api.verify(api.read_input(file), expected)
     except Exception as error:
         answer = _error_answer(console, file, error, debug)
-        _finish({**answer, "ok": False} if json_output else None, EXIT_FAILED)
+        finish({**answer, "ok": False} if json_output else None, EXIT_FAILED)
     answer = {
         "file": str(file),
         "ok": True,
@@ -280,7 +281,7 @@ def verify(
         f"{file}: OK, {result.mode}, decodes to {result.bytes_out} bytes "
         f"with the recorded SHA-256{compared}"
     )
-    _finish(answer if json_output else None, 0)
+    finish(answer if json_output else None, 0)
 
 
 # --- compress / decompress -----------------------------------------------------------------
@@ -305,7 +306,7 @@ def _convert(
 
     if quiet and verbose:
         raise typer.BadParameter("choose one of --quiet and --verbose", param_hint="'-q' / '-v'")
-    console = _console()
+    console = stderr_console()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
     if not quiet and api.kernels_cold():
         console.print("jpegzip: first run since install: compiling the codec for this "
@@ -328,10 +329,10 @@ def _convert(
     except KeyboardInterrupt:  # outside the batch (walking the folders, reading stdin)
         display.print_interrupted(console, None)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    status = _exit_status(report)
+    status = exit_status(report)
     if report.interrupted:
         display.print_interrupted(console, report)
-    _finish({**report.to_json(), "exit_status": status} if json_output else None, status)
+    finish({**report.to_json(), "exit_status": status} if json_output else None, status)
 
 
 class _Stream:
@@ -380,16 +381,8 @@ class _Stream:
             outcome = batch.Outcome.failed(self.name, self.target, error, _trace(error))
         report = batch.Report(self.compressing, planned=1, outcomes=[outcome])
         lines = not self.to_stdout  # a pipe stays quiet unless something fails
-        display.print_outcome(_console(), outcome, self.compressing, False, lines, debug)
+        display.print_outcome(stderr_console(), outcome, self.compressing, False, lines, debug)
         return report
-
-
-def _exit_status(report: Report) -> int:
-    from .batch import Status
-
-    if report.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if report.count(Status.FAILED) else 0
 
 
 def _error_answer(console: Console, path: Path, error: Exception, debug: bool) -> dict:
@@ -413,13 +406,3 @@ def _trace(error: BaseException) -> str | None:
     return "".join(traceback.format_exception(error))
 
 
-def _console() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-def _finish(data: Any, status: int) -> None:
-    """Write the JSON answer (if any) to stdout and exit with ``status``."""
-    if data is not None:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        sys.stdout.flush()
-    raise typer.Exit(status)

@@ -13,7 +13,22 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from .cli_options import EXAMPLES, Debug, Device, Json, Level, Quiet, Rate, Verbose, parse_level
+from .cli_shared import (
+    EXAMPLES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    Debug,
+    Device,
+    Json,
+    Level,
+    Quiet,
+    Rate,
+    Verbose,
+    exit_status,
+    finish,
+    parse_level,
+    stderr_console,
+)
 from .options import DEFAULT_LEVEL
 
 if TYPE_CHECKING:
@@ -165,7 +180,7 @@ def _run(
 ) -> None:
     """Check the flags, plan, connect, run with progress, summarise, exit (``level``: only
     compressing reads it)."""
-    from . import cli, display
+    from . import display
     from .api import Codec
     from .batch import describe_error
     from .errors import BadOption, JpegzipError, LossyNotAvailable
@@ -181,7 +196,7 @@ def _run(
     except (BadOption, LossyNotAvailable) as error:
         raise typer.BadParameter(str(error), param_hint="'--rate' / '--device' / '--level'"
                                  ) from None
-    console = cli._console()
+    console = stderr_console()
     engine = _engine(console)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
     try:
@@ -200,15 +215,15 @@ def _run(
                 report = engine.run(plan, client, progress.show, files_per_task)
     except KeyboardInterrupt:  # outside the run (listing, starting the cluster)
         display.print_interrupted(console, None)
-        raise typer.Exit(cli.EXIT_INTERRUPTED) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except (JpegzipError, OSError) as error:
         _fail(console, where, *describe_error(error, where))
     if progress.wants_summary():
         display.print_summary(console, report)
-    status = cli._exit_status(report)
+    status = exit_status(report)
     if report.interrupted:
         display.print_interrupted(console, report)
-    cli._finish({**report.to_json(), "exit_status": status} if json_output else None, status)
+    finish({**report.to_json(), "exit_status": status} if json_output else None, status)
 
 
 def _engine(console: Console) -> ModuleType:
@@ -223,7 +238,7 @@ def _engine(console: Console) -> ModuleType:
 
 def _fail(console: Console, where: str, code: str, message: str) -> NoReturn:
     """``jpegzip: <where>: <message> [<code>]`` for a failure of the whole job; exit 1."""
-    from . import cli, display
+    from . import display
 
     display.print_error(console, where, message, code)
-    raise typer.Exit(cli.EXIT_FAILED)
+    raise typer.Exit(EXIT_FAILED)

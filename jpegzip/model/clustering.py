@@ -2,9 +2,10 @@
 
 A fine context's table is where the adaptive coder's probabilities start, and the table
 level of its adaptation learns from every context sharing it: tables shared by contexts of
-similar statistics learn faster than one per context. Contexts are merged greedily, always the pair whose merge adds the fewest bits on the
-training counts, until each group (the contexts one step can produce) has at most `size`
-tables and every further merge would cost more than a set number of bits per image.
+similar statistics learn faster than one per context. Contexts are merged greedily,
+always the pair whose merge adds the fewest bits on the training counts, until each group
+(the contexts one step can produce) has at most `size` tables and every further merge
+would cost more than a set number of bits per image.
 Contexts never seen in training join the table nearest to their smoothed prior.
 """
 

@@ -1,11 +1,23 @@
-"""Command-line options shared by the local commands (cli.py) and the cluster ones
-(cluster_cli.py), declared once so their flags and help read the same."""
+"""What the local commands (cli.py) and the cluster ones (cluster_cli.py) share, declared
+once so their flags, help, output and exit statuses read the same: the options, the
+console, the exit statuses and the closing JSON answer. Neither command module imports
+the other's internals."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from .batch import Report
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
 Verbose = Annotated[
@@ -63,3 +75,25 @@ def parse_level(text: str) -> int | str:
 
 
 EXAMPLES = "\b\nExamples:\n"
+
+
+def stderr_console() -> Console:
+    """Human output: stderr, no highlighting, long lines kept whole."""
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def exit_status(report: Report) -> int:
+    """A batch's exit status: 130 if interrupted, 1 if any file failed, else 0."""
+    from .batch import Status
+
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if report.count(Status.FAILED) else 0
+
+
+def finish(data: Any, status: int) -> None:
+    """Write the JSON answer (if any) to stdout and exit with ``status``."""
+    if data is not None:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.flush()
+    raise typer.Exit(status)
