@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import re
 import struct
 from pathlib import Path
@@ -309,3 +310,17 @@ def test_edge_corpus_round_trips_or_is_refused(path):
         pytest.fail(f"{path.name}: {error!r}")
     assert result.mode in ("lossless", "stored")
     assert api.decompress(packed) == data
+
+
+def test_every_level_round_trips_and_names_its_model(make_jpeg):
+    original = make_jpeg(width=64, height=48)
+    for level in (*LEVELS, "max"):
+        packed = jpegzip.compress(original, level=level)
+        assert jpegzip.decompress(packed) == original
+        assert container.read(packed).model_id == codec.model_id(
+            LEVELS[-1] if level == "max" else level)
+    codec_ = pickle.loads(pickle.dumps(jpegzip.Codec(level=1)))
+    assert codec_.options.level == 1
+    assert jpegzip.inspect(codec_.compress(original))["level"] == 1
+    with pytest.raises(jpegzip.JpegzipError, match="level must be"):
+        jpegzip.Codec(level=0)

@@ -347,6 +347,7 @@ def test_inspect_reports_the_image_and_its_metadata(request, fake_model):
     assert (facts["model_id"] is None) == (result.mode == "stored")
     if result.mode == "lossless":  # the fake codec's model is not a shipped one
         assert facts["model_name"] == (None if fake_model else "learned-v2")
+        assert facts["level"] == (None if fake_model else 2)
     assert facts["original_size"] == len(original)
     assert facts["original_sha256"] == container.sha256(original).hex()
     image = facts["image"]

@@ -195,6 +195,25 @@ def test_version_and_help():
         assert f"jpegzip {command} photo." in result.stdout
 
 
+@pytest.mark.parametrize("level, shown", [("1", 1), ("2", 2), ("max", 2)])
+def test_levels_are_recorded_and_decode_without_a_flag(photo, jpeg_bytes, level, shown):
+    assert run("compress", photo, "--level", level).exit_code == 0
+    packed = photo.with_suffix(".jrz")
+    facts = jpegzip.inspect(packed.read_bytes())
+    assert facts["level"] == (shown if facts["mode"] == "lossless" else None)
+    assert f"level {shown}, model" in run("info", packed).stderr or facts["mode"] == "stored"
+    photo.unlink()
+    assert run("decompress", packed).exit_code == 0
+    assert photo.read_bytes() == jpeg_bytes
+
+
+def test_an_unknown_level_is_a_usage_error(photo):
+    result = run("compress", photo, "--level", "7")
+    assert result.exit_code == 2
+    assert "level must be one of 1, 2 or max" in result.output
+    assert not photo.with_suffix(".jrz").exists()
+
+
 def test_usage_errors_exit_2():
     assert run("compress").exit_code == 2
     assert run("compress", "x.jpg", "--no-such-flag").exit_code == 2
