@@ -64,8 +64,8 @@ def test_defaults_and_codec_carry_the_limits(jpeg_bytes):
     assert (Options().max_input_bytes, Options().max_coefficients) == (256 << 20, 1 << 28)
     assert (MAX_INPUT_BYTES, MAX_COEFFICIENTS) == (256 << 20, 1 << 28)
     codec_ = pickle.loads(pickle.dumps(jpegzip.Codec(max_input_bytes=len(jpeg_bytes) - 1)))
-    assert repr(codec_) == (f"Codec(rate=1.0, device='auto', level=2, "
-                           f"max_input_bytes={len(jpeg_bytes) - 1})")
+    assert repr(codec_) == (f"Codec(rate=1.0, device='auto', "
+                           f"max_input_bytes={len(jpeg_bytes) - 1}, level=2)")
     with pytest.raises(LimitExceeded):
         codec_.compress(jpeg_bytes)
     packed = jpegzip.Codec().compress(jpeg_bytes)
