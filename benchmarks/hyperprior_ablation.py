@@ -3,7 +3,7 @@
 learned-v1 has no learned latents (docs/MODEL.md): the nonzero counts, coded first on a
 coarse-to-fine lattice, are the hierarchy's top. This script measures what the brief's
 hyperprior would add on top of the same group networks:
-- baseline: jpegzip.train's group networks, trained on the training run's crops with its
+- baseline: jpegzip.training.train's group networks, trained on the training run's crops with its
   seed and recipe;
 - hyperprior: the same networks, plus per component y = Ga(x) on a stride-2 block grid
   (`--channels` channels, from the log-magnitudes of all 63 AC coefficients), z = Ha(y)
@@ -66,7 +66,7 @@ def build(variant: str, width: int, channels: int):
     import torch
     from torch import nn
 
-    from jpegzip import train
+    from jpegzip.training import train
 
     if variant == "baseline":
         return train._torch_model(width)
@@ -126,7 +126,7 @@ def hyperprior_parts(model, features, targets, coded) -> tuple:
     coded coefficient count)."""
     import torch
 
-    from jpegzip import train
+    from jpegzip.training import train
 
     magnitude = torch.log2(1.0 + targets.abs().float())
     y_counted, y_seen = _quantize(model.analysis(magnitude), model.training)
@@ -141,7 +141,7 @@ def hyperprior_parts(model, features, targets, coded) -> tuple:
 
 
 def baseline_parts(model, features, targets, coded) -> tuple:
-    from jpegzip import train
+    from jpegzip.training import train
 
     bits, count = train.batch_bits(model, features, targets, coded)
     return bits, 0.0, count
@@ -152,7 +152,7 @@ def tile_parts(model, features, targets, coded) -> tuple:
     (times 8), rounded, under a Gaussian per channel, fed to every group network."""
     import torch
 
-    from jpegzip import train
+    from jpegzip.training import train
 
     analysis = model.analysis(torch.log2(1.0 + targets.abs().float()))
     height, width = analysis.shape[-2:]
@@ -178,7 +178,7 @@ def latent_bits(model, features, targets, coded, parts=hyperprior_parts,
 
 
 def run_config(args):
-    from jpegzip import train
+    from jpegzip.training import train
 
     config = train.Config.load(args.config)
     return dataclasses.replace(config, epochs=args.epochs, threads=args.threads)
@@ -194,7 +194,7 @@ def checkpoint_path(args, variant: str, side_weight: float = 1.0, warm: bool = F
 def command_train(args) -> None:
     import torch
 
-    from jpegzip import train
+    from jpegzip.training import train
 
     config = run_config(args)
     torch.manual_seed(config.seed)
@@ -216,7 +216,7 @@ def command_train(args) -> None:
 def readable(folder: Path) -> list[Path]:
     """The folder's JPEGs that jpeglib decodes to coefficients (the edge corpus holds some
     it does not)."""
-    from jpegzip.model.fit_classic import read_planes
+    from jpegzip.training.fit_classic import read_planes
 
     out = []
     for path in list_files(folder):
@@ -249,8 +249,8 @@ def image_bits(model, parts, files: list[Path]) -> tuple[float, float, int, int]
     import numpy as np
     import torch
 
-    from jpegzip import train
-    from jpegzip.model.fit_classic import read_planes
+    from jpegzip.training import train
+    from jpegzip.training.fit_classic import read_planes
 
     def batches():
         for path in files:
@@ -281,7 +281,7 @@ MODELS = (  # label, variant, weight of the latents' bits in training, warm star
 def command_report(args) -> None:
     import torch
 
-    from jpegzip import train
+    from jpegzip.training import train
 
     config = run_config(args)
     torch.set_num_threads(config.threads)

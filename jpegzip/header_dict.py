@@ -6,7 +6,7 @@ T.81 Annex K, the IJG quantization tables at each quality, JFIF headers. Against
 dictionary holding those, the header of a libjpeg file codes in about 30 bytes instead of
 about 450 (0.6 points of savings on a Kodak q75 file).
 
-The dictionary (weights/headers-v1.zdict, built by ``python -m jpegzip.fit_header_dict``)
+The dictionary (weights/headers-v1.zdict, built by ``python -m jpegzip.training.fit_header_dict``)
 is part of the format: a .jrz whose header section is named ``raw-d1`` can only be read
 with these exact bytes, so the loader checks their SHA-256, and a rebuilt dictionary must
 ship under a new file name and section name. Files written before the dictionary hold the

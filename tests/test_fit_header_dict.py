@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from jpegzip import header_dict
-from jpegzip.fit_header_dict import build, segments
 from jpegzip.jpeg import read_jpeg
+from jpegzip.training.fit_header_dict import build, segments
 
 
 def test_segments_split_a_header_at_its_markers(jpeg_bytes):

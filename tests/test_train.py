@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from jpegzip import train
 from jpegzip.model.net import GROUPS, input_count
+from jpegzip.training import train
 
 
 def test_frozen_network_equals_the_trained_forward():
@@ -78,7 +78,7 @@ def test_config_is_checked(tmp_path):
 
 
 def test_training_command_runs_end_to_end(tmp_path, make_jpeg):
-    """`python -m jpegzip.train` on a tiny corpus: data, one epoch, freezing, tables; the
+    """`python -m jpegzip.training.train` on a tiny corpus: data, one epoch, freezing, tables; the
     weights it writes load as a learned model that codes a JPEG's planes exactly."""
     from jpegzip.coding import decode_planes, encode_planes
     from jpegzip.jpeg import read_jpeg

@@ -1,7 +1,7 @@
 """The learned table ladder: for each rate-distortion knob ``lam``, how much coarser than
 the file's own table each frequency band is quantized (luma and chroma apart).
 
-Fitted on training photos (``python -m jpegzip.lossy.fit_tables``) by minimizing
+Fitted on training photos (``python -m jpegzip.training.fit_tables``) by minimizing
 distortion + lam * the coder's exact bits with the per-coefficient decisions on top, so
 table and decisions are chosen together for the model that codes them. Between ladder
 steps the multipliers are interpolated in log ``lam``; below the first step they fade to

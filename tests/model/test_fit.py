@@ -11,8 +11,8 @@ import pytest
 
 from jpegzip.coding import decode_planes, encode_planes
 from jpegzip.model import load_default_model
-from jpegzip.model.fit_classic import main, read_planes
 from jpegzip.model.weights import model_from_bytes
+from jpegzip.training.fit_classic import main, read_planes
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 KODAK = SHARED / "corpus" / "kodak"

@@ -1,6 +1,7 @@
 """Build the header dictionary (header_dict.py) from real encoders' headers.
 
-    python -m jpegzip.fit_header_dict --corpus ../shared/corpus/train --out runs/headers-v1.zdict
+    python -m jpegzip.training.fit_header_dict --corpus ../shared/corpus/train \
+        --out runs/headers-v1.zdict
 
 The dictionary is raw zstd content: the distinct marker segments of
 - libjpeg 6b, libjpeg-turbo and mozjpeg headers (through jpeglib) at every quality 1..100
@@ -24,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import JpegzipError
-from .jpeg import read_jpeg
+from ..errors import JpegzipError
+from ..jpeg import read_jpeg
 
 LIBRARIES = ("6b", "turbo210", "mozjpeg403")
 SAMPLINGS = (((2, 2), (1, 1), (1, 1)), ((2, 1), (1, 1), (1, 1)), ((1, 2), (1, 1), (1, 1)),

@@ -1,6 +1,6 @@
 """Train the learned context model: the group networks (net.py), then its tables.
 
-    python -m jpegzip.train --config configs/learned-v2.json
+    python -m jpegzip.training.train --config configs/learned-v2.json
 
 Steps, each written to the run folder (`run_dir` in the config) so a later step can
 resume from it:
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import net as nt
-from .model.classic import ZIGZAG
+from ..model import net as nt
+from ..model.classic import ZIGZAG
 
 CONFIG_KEYS = {
     "corpus": str, "run_dir": str, "out": str, "seed": int, "holdout": int,
@@ -128,7 +128,7 @@ def _pad(array: np.ndarray, crop: int) -> np.ndarray:
 
 
 def _job_samples(args) -> list:
-    from .model.fit_classic import jpeg_bytes, read_planes
+    from .fit_classic import jpeg_bytes, read_planes
 
     index, job, crop, count, seed = args
     planes, quants, sampling = read_planes(jpeg_bytes(*job))
@@ -138,7 +138,7 @@ def _job_samples(args) -> list:
 
 def build_data(config: Config, path: Path) -> None:
     """Step 1: write the crops of every training variant to `path` (npz)."""
-    from .model.fit_classic import corpus_files, pick_variants, source_quality
+    from .fit_classic import corpus_files, pick_variants, source_quality
 
     jobs = []
     for i, photo in enumerate(corpus_files(Path(config.corpus), config.holdout)):
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
               f"coefficient ({100 * (integer_bits / float_bits - 1):+.2f} %); "
               f"{net.parameter_count()} parameters, {net.macs_per_block()} MACs per block")
     if args.stage in ("tables", "all"):
-        from .model import fit_classic
+        from . import fit_classic
 
         fit_classic.main(["--corpus", config.corpus, "--out", config.out, "--net", str(net_path),
                           "--seed", str(config.seed), "--holdout", str(config.holdout),

@@ -1,6 +1,7 @@
 """Fit the lossy table ladder on training photos (never kodak/, the test set).
 
-    python -m jpegzip.lossy.fit_tables --corpus ../shared/corpus/train --out runs/lossy-tables.npz
+    python -m jpegzip.training.fit_tables --corpus ../shared/corpus/train \
+        --out runs/lossy-tables.npz
 
 For each ``lam`` of the ladder, coordinate descent over the band multipliers (luma and
 chroma apart, DC fixed at 1) minimizes, summed over the photos, squared RGB error plus
@@ -22,10 +23,10 @@ import numpy as np
 from ..coding import encode_planes
 from ..coding.streams import ContextModel
 from ..jpeg import read_jpeg
+from ..lossy.ladder import Ladder, band_count, checked
+from ..lossy.requantize import component_weights, rd_decisions
 from ..model import load_default_model
-from ..model.fit_classic import corpus_files
-from .ladder import Ladder, band_count, checked
-from .requantize import component_weights, rd_decisions
+from .fit_classic import corpus_files
 
 GRID = (1.0, 1.125, 1.25, 1.375, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
 BITS_PER_BYTE = 8

@@ -1,6 +1,6 @@
 """Fit the classic model's tables: count (context, symbol) pairs over a JPEG corpus.
 
-    python -m jpegzip.model.fit_classic --corpus ../shared/corpus/train \
+    python -m jpegzip.training.fit_classic --corpus ../shared/corpus/train \
         --out weights/classic-v2.npz
 
 Every training photo is used as it is (when it is a JPEG) and re-encoded with libjpeg
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from ..coding import ALPHABET, iter_symbols
-from .classic import AC_BASE, CONTEXT_COUNT, DC_BASE, context_families, context_groups
+from ..model.classic import AC_BASE, CONTEXT_COUNT, DC_BASE, context_families, context_groups
+from ..model.net import net_from_arrays
+from ..model.weights import save_weights, untrained_model
 from .clustering import cluster_contexts
-from .net import net_from_arrays
-from .weights import save_weights, untrained_model
 
 SUBSAMPLINGS = [("420", 0.55), ("444", 0.2), ("422", 0.1), ("gray", 0.15)]
 
