@@ -11,6 +11,9 @@ same-frequency neighbours, which the network cannot see.
 
 from __future__ import annotations
 
+import glob
+import importlib.util
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,16 +28,37 @@ from .net import (
     luma_context,
 )
 
+# device nodes of a GPU torch.cuda can use: NVIDIA's driver, WSL2's GPU, ROCm's HIP
+GPU_NODES = ("/dev/nvidia[0-9]*", "/dev/dxg", "/dev/kfd")
+
+
+def cuda_possible() -> bool:
+    """Whether a CUDA device can exist here, asked without importing torch (1-2 s and
+    ~200 MB): torch must be installed and, on Linux, a GPU device node must exist."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    if sys.platform.startswith("linux"):
+        return any(glob.glob(pattern) for pattern in GPU_NODES)
+    return sys.platform == "win32"  # no CUDA on macOS
+
 
 def resolve_device(device: str) -> str:
-    """'auto' is CUDA when torch sees a GPU, else the CPU; 'cuda' without one is an error."""
-    import torch
-
+    """'auto' is CUDA when torch sees a GPU, else the CPU; 'cuda' without one is an error.
+    torch is imported only where a GPU can exist (`cuda_possible`)."""
+    if device == "cpu":
+        return device
+    available = cuda_possible() and _torch_sees_cuda()
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
+        return "cuda" if available else "cpu"
+    if device == "cuda" and not available:
         raise RuntimeError("--device cuda: torch sees no CUDA device")
     return device
+
+
+def _torch_sees_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 class LearnedSession(ClassicSession):
@@ -56,7 +80,7 @@ class LearnedSession(ClassicSession):
                 comp.group_means.append(group_mean(comp.z, len(comp.group_means)))
             features = group_features(g, comp.z, comp.nnz, comp.q[ZIGZAG], comp.cls == 1, luma,
                                       comp.group_means)
-            t = model.net.run(g, features, model.device, model.dtype, model.threads)
+            t = model.network(g, features)
             comp.learned = t.reshape(hi - lo, -1)
             comp.learned_group = g
         return comp.learned[k - lo], self.model.mix[half]
@@ -80,9 +104,18 @@ class LearnedModel(ClassicModel):
     def on_device(self, device: str, dtype: str = "float32",
                   threads: int = 1) -> LearnedModel:
         """The same model (same id, same results) evaluating its network on `device`, in
-        `dtype` ("float32" or "float64": both exact), with `threads` torch CPU threads."""
+        `dtype` ("float32" or "float64": both exact; the CPU's), with `threads` CPU threads."""
         return LearnedModel(self.probabilities, self.context_map, self.model_id, self.net,
                             self.mix, resolve_device(device), dtype, threads)
+
+    def network(self, g: int, features: np.ndarray) -> np.ndarray:
+        """The network's t for group g, where a block has nonzeros left to code (0 elsewhere),
+        on this model's device once its self-test has passed there (selftest.py: on CUDA a
+        failure falls back to the CPU; on the CPU it raises ModelNotAvailable)."""
+        from .selftest import checked_device  # here: python -m jpegzip.model.selftest runs it
+
+        device = checked_device(self.net, self.model_id, self.device, self.dtype)
+        return self.net.run(g, features, device, self.dtype, self.threads, coded_only=True)
 
     def begin(self, shapes: Sequence[tuple[int, int]], quant_tables: Sequence[np.ndarray],
               sampling: Sequence[tuple[int, int]],

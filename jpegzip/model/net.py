@@ -14,22 +14,27 @@ Integer-exact by construction, so encoder and decoder agree on any machine:
 - every input and activation is an integer in 0..255, every weight an integer in
   -127..127, every bias an integer; all held in float32 (or float64), so a convolution is
   exact while each partial sum stays below 2^24 (checked when the weights load:
-  `worst_case_sum`);
+  `worst_case_sum`), whatever the order of the additions;
 - between layers, the accumulator is rounded to a power of two per channel,
   floor((x + 2^(-e-1)) * 2^e) (an integer sum, an exact scaling and an exact floor), and
-  clamped to 0..255; nothing transcendental, no TF32, no Winograd or FFT convolution (cuDNN is
-  disabled for the call: its algorithm choice is not ours).
+  clamped to 0..255; nothing transcendental.
+On the CPU the convolutions are numpy matrix products (BLAS sgemm or dgemm) over gathered
+receptive fields, without torch; on CUDA they are torch matrix products in float64, which
+no TF32 or reduced-precision setting of the host application reaches (`IntegerNet.run`).
+Both give the same integers; a known-answer self-test checks each device once per process
+before the codec uses it (selftest.py).
 The features are numpy integer arithmetic (every value 0..255: nnz counts are at most 63,
-so four times a count fits), shared with training (jpegzip/train.py).
+so four times a count fits), shared with training (jpegzip/training/train.py).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, uint64
 
 GROUPS: tuple[tuple[int, int], ...] = (
     (1, 3), (3, 6), (6, 10), (10, 15), (15, 21), (21, 36), (36, 64))  # zigzag [lo, hi)
@@ -39,7 +44,14 @@ EXACT_LIMIT = {np.dtype(np.float32): 1 << 24, np.dtype(np.float64): 1 << 53}
 T_ZERO, T_STEP = 96, 16  # t = T_ZERO + T_STEP * log2(b)
 MAG_CLIP = 2047
 EXPONENTS = (-24, 8)  # allowed range of a channel's power-of-two rescale
-TILE = 64  # blocks per side of the tiles the network runs on
+TILE = 64  # blocks per side of the tiles whose outputs read 0 when none of their blocks is coded
+BAND = 64  # block rows the CPU path computes at a time (bounds its scratch memory)
+CHUNK = 2048  # block positions per gather / matrix product / scatter round on the CPU
+# OpenBLAS runs a gemm of m n k multiply-adds on m n k / 2^18 threads (its default
+# GEMM_MULTITHREAD_THRESHOLD): below 2^19, on the calling thread alone, whatever the BLAS
+# thread count of the process. Threads on products this small cost far more than they
+# save, and on a loaded machine they measured ten times slower.
+SINGLE_THREAD_MACS = 1 << 19
 
 
 def _mag_lut() -> np.ndarray:
@@ -173,7 +185,8 @@ class IntLayer:
 
 
 class IntegerNet:
-    """The frozen networks, one per AC group, evaluated exactly with torch convolutions."""
+    """The frozen networks, one per AC group, evaluated exactly: numpy on the CPU, torch on
+    CUDA (see the module)."""
 
     def __init__(self, layers: Sequence[Sequence[IntLayer]]) -> None:
         if len(layers) != len(GROUPS):
@@ -185,6 +198,9 @@ class IntegerNet:
             if group[-1].weight.shape[0] != GROUPS[g][1] - GROUPS[g][0]:
                 raise ValueError(f"group {g}: last layer has the wrong number of outputs")
             for layer in group:
+                size = layer.weight.shape[-1]
+                if size % 2 == 0 or layer.weight.shape[-2] != size:
+                    raise ValueError(f"group {g}: kernels must be square with an odd side")
                 if np.abs(layer.weight).max() > 127:
                     raise ValueError(f"group {g}: a weight is outside -127..127")
                 if layer.exponent.min() < EXPONENTS[0] or layer.exponent.max() > EXPONENTS[1]:
@@ -192,6 +208,7 @@ class IntegerNet:
                 if layer.worst_case_sum() >= EXACT_LIMIT[np.dtype(np.float32)]:
                     raise ValueError(f"group {g}: a partial sum could reach 2^24")
         self.layers = [list(group) for group in layers]
+        self._matrices: dict = {}
         self._tensors: dict = {}
 
     def parameter_count(self) -> int:
@@ -203,84 +220,304 @@ class IntegerNet:
         return sum(layer.weight.size for group in self.layers for layer in group)
 
     def run(self, g: int, features: np.ndarray, device: str = "cpu",
-            dtype: str = "float32", threads: int = 1) -> np.ndarray:
-        """Outputs t (frequencies of group g, h, w) uint8 for the features of group g.
+            dtype: str = "float32", threads: int = 1, *, coded_only: bool = False,
+            backend: str = "auto") -> np.ndarray:
+        """Outputs t (frequencies of group g, h, w) uint8 for the features of group g (every
+        value in 0..255).
 
-        The plane goes through in tiles of TILE x TILE blocks, each with the margin its
-        outputs depend on, so every output equals the whole-plane convolution's; a tile
-        none of whose blocks has nonzeros left to code (the `remaining` input is 0) is
-        skipped and reads 0 (the coder never asks for it). `threads`: torch's CPU threads
-        for the call (1 by default: the tiles are small, and batch runs already use a
-        process per core; oversubscribed OpenMP threads stall on every small operation)."""
+        Every output is the whole-plane convolution's, except that a TILE x TILE tile none of
+        whose blocks has nonzeros left to code (the `remaining` input is 0) reads 0; with
+        `coded_only`, every block with none left reads 0 (the coder reads only the others;
+        less work). `backend` "numpy" (the default on the CPU: no torch) or "torch" (the
+        default elsewhere; also on the CPU, for comparisons): the same integers. `dtype`
+        ("float32" or "float64", both exact) is numpy's; torch always computes in float64.
+        `threads`: CPU threads for numpy's bands (1 by default: batch runs already use a
+        process per core); the BLAS library's own thread count is left as it is, and each
+        matrix product is sized to stay on the calling thread."""
+        if backend == "auto":
+            backend = "numpy" if device == "cpu" else "torch"
+        if backend not in ("numpy", "torch") or (backend == "numpy" and device != "cpu"):
+            raise ValueError(f"no {backend!r} network backend for device {device!r}")
+        if np.dtype(dtype) not in EXACT_LIMIT:
+            raise ValueError(f"dtype must be float32 or float64 (exact), not {dtype!r}")
+        if features.shape[0] != input_count(g) or features.ndim != 3:
+            raise ValueError(f"group {g} takes ({input_count(g)}, h, w) features, "
+                             f"not {features.shape}")
+        if features.dtype != np.uint8 and features.size and (
+                features.min() < 0 or features.max() > 255):
+            raise ValueError("features must be integers in 0..255")
+        remaining = features[remaining_row(g)] > 0
+        wanted = remaining if coded_only else _tile_mask(remaining)
+        if backend == "torch":
+            out = self._run_torch(g, features, device, wanted)
+        else:
+            out = self._run_numpy(g, features, wanted, np.dtype(dtype), threads)
+        return out
+
+    # ------------------------------------------------------------------ numpy (CPU)
+
+    def _run_numpy(self, g: int, features: np.ndarray, wanted: np.ndarray,
+                   dtype: np.dtype, threads: int) -> np.ndarray:
+        """Band by band (BAND rows and the margin the outputs depend on), each layer is
+        computed at the blocks some wanted output depends on, no others: their receptive
+        fields are gathered (compiled, `_gather`), multiplied by the layer's weight matrix
+        in products of at most SINGLE_THREAD_MACS multiply-adds (`np.matmul` over a stack)
+        and rounded, clamped and stored back (compiled, `_scatter`)."""
+        layers = self._numpy_layers(g, dtype)
+        height, width = wanted.shape
+        out = np.zeros((layers[-1].matrix.shape[0], height * width), np.uint8)
+        needed = [wanted]  # per layer: the blocks whose output some wanted output reads
+        for layer in reversed(layers[1:]):
+            needed.insert(0, _dilate(needed[0], layer.radius))
+        bands = [y0 for y0 in range(0, height, BAND) if wanted[y0: y0 + BAND].any()]
+        if not bands:
+            return out.reshape(-1, height, width)
+        jobs = min(max(threads, 1), len(bands))
+
+        def work(share: list[int]) -> None:
+            scratch = _Scratch(layers, features.shape[0], width, dtype)
+            for y0 in share:
+                scratch.band(features, needed, y0, out)
+
+        if jobs == 1:
+            work(bands)
+        else:
+            with ThreadPoolExecutor(jobs) as pool:
+                list(pool.map(work, [bands[i::jobs] for i in range(jobs)]))
+        return out.reshape(-1, height, width)
+
+    def _numpy_layers(self, g: int, dtype: np.dtype) -> list[_MatrixLayer]:
+        key = (g, dtype)
+        if key not in self._matrices:
+            self._matrices[key] = [_MatrixLayer.of(layer, dtype) for layer in self.layers[g]]
+        return self._matrices[key]
+
+    # ------------------------------------------------------------------ torch (CUDA)
+
+    def _run_torch(self, g: int, features: np.ndarray, device: str,
+                   wanted: np.ndarray) -> np.ndarray:
+        """Tile by tile (with the margin its outputs depend on), each layer as a float64
+        matrix product over `unfold`ed receptive fields. Exact without touching any of torch's
+        process-wide settings: float64 holds every integer below 2^53 and no TF32,
+        reduced-precision or cuDNN algorithm choice applies to a float64 matmul (cuBLAS dgemm
+        and FP64 tensor cores are IEEE double), so any order of summation gives the integers."""
         import torch
 
-        tensors = self._layer_tensors(g, device, dtype)
+        tensors = self._layer_tensors(g, device)
         margin = sum(layer.weight.shape[-1] // 2 for layer in self.layers[g])
         height, width = features.shape[1:]
-        remaining = features[remaining_row(g)]
         out = np.zeros((self.layers[g][-1].weight.shape[0], height, width), np.uint8)
-        with _TORCH_SETTINGS, _exact_torch(threads):
+        with torch.inference_mode():
             for y0 in range(0, height, TILE):
                 for x0 in range(0, width, TILE):
                     y1, x1 = min(y0 + TILE, height), min(x0 + TILE, width)
-                    if not remaining[y0:y1, x0:x1].any():
+                    if not wanted[y0:y1, x0:x1].any():
                         continue
                     ya, xa = max(y0 - margin, 0), max(x0 - margin, 0)
                     tile = features[:, ya: min(y1 + margin, height), xa: min(x1 + margin, width)]
                     x = torch.from_numpy(np.ascontiguousarray(tile)).to(
-                        device=device, dtype=tensors[0][0].dtype)[None]
-                    for weight, bias, scale in tensors:
-                        x = torch.nn.functional.conv2d(x, weight, padding=weight.shape[-1] // 2)
-                        x.add_(bias).mul_(scale).floor_().clamp_(0, 255)
-                    t = x[0].to(device="cpu", dtype=torch.uint8).numpy()
+                        device=device, dtype=torch.float64)
+                    for matrix, size, bias, scale in tensors:
+                        rows, cols = x.shape[1:]
+                        fields = torch.nn.functional.unfold(x[None], size, padding=size // 2)[0]
+                        x = (matrix @ fields).add_(bias).mul_(scale).floor_().clamp_(0, 255)
+                        x = x.reshape(-1, rows, cols)
+                    t = x.to(device="cpu", dtype=torch.uint8).numpy()
                     out[:, y0:y1, x0:x1] = t[:, y0 - ya: y1 - ya, x0 - xa: x1 - xa]
+        out[:, ~wanted] = 0
         return out
 
-    def _layer_tensors(self, g: int, device: str, dtype: str) -> list:
+    def _layer_tensors(self, g: int, device: str) -> list:
         import torch
 
-        key = (g, device, dtype)
+        key = (g, device)
         if key not in self._tensors:
-            kind = getattr(torch, dtype)
             self._tensors[key] = [
-                (torch.tensor(layer.weight, dtype=kind, device=device),
-                 torch.tensor(layer.rounding_bias(), dtype=kind, device=device)[:, None, None],
-                 torch.tensor(np.ldexp(1.0, layer.exponent), dtype=kind,
-                              device=device)[:, None, None])
+                (torch.tensor(layer.weight.reshape(layer.weight.shape[0], -1),
+                              dtype=torch.float64, device=device),
+                 layer.weight.shape[-1],
+                 torch.tensor(layer.rounding_bias(), dtype=torch.float64, device=device)[:, None],
+                 torch.tensor(np.ldexp(1.0, layer.exponent), dtype=torch.float64,
+                              device=device)[:, None])
                 for layer in self.layers[g]]
         return self._tensors[key]
 
 
-_TORCH_SETTINGS = threading.Lock()  # _exact_torch changes process-wide torch settings
+def _tile_mask(remaining: np.ndarray) -> np.ndarray:
+    """Every block of each TILE x TILE tile with a block still to code."""
+    height, width = remaining.shape
+    ty, tx = -(-height // TILE), -(-width // TILE)
+    padded = np.zeros((ty * TILE, tx * TILE), bool)
+    padded[:height, :width] = remaining
+    tiles = padded.reshape(ty, TILE, tx, TILE).any(axis=(1, 3))
+    return np.repeat(np.repeat(tiles, TILE, axis=0), TILE, axis=1)[:height, :width]
 
 
-class _exact_torch:
-    """No TF32 and no cuDNN (whose algorithm choice may be Winograd or FFT) inside, no
-    gradients, and `threads` CPU threads."""
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Blocks within `radius` (Chebyshev) of a set block: what a (2 radius + 1)^2 kernel reads."""
+    if radius == 0:
+        return mask
+    height, width = mask.shape
+    padded = np.zeros((height + 2 * radius, width + 2 * radius), bool)
+    padded[radius: radius + height, radius: radius + width] = mask
+    out = np.zeros_like(mask)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out |= padded[dy: dy + height, dx: dx + width]
+    return out
 
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
 
-    def __enter__(self) -> None:
-        import torch
+@dataclass(frozen=True)
+class _MatrixLayer:
+    """An IntLayer as numpy computes it."""
 
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        self._saved = (torch.backends.cudnn.enabled, torch.backends.cuda.matmul.allow_tf32,
-                       torch.backends.cudnn.allow_tf32)
-        torch.backends.cudnn.enabled = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        self._grad = torch.is_grad_enabled()
-        torch.set_grad_enabled(False)
+    matrix: np.ndarray  # (out, k * k * in): the weights, offset-major like _gather's rows
+    radius: int
+    bias: np.ndarray  # rounding_bias, in the working dtype
+    scale: np.ndarray  # 2^exponent
+    width: int  # positions per matrix product: below SINGLE_THREAD_MACS multiply-adds
 
-    def __exit__(self, *exc) -> None:
-        import torch
+    @classmethod
+    def of(cls, layer: IntLayer, dtype: np.dtype) -> _MatrixLayer:
+        outs, ins, size, _ = layer.weight.shape
+        matrix = layer.weight.transpose(0, 2, 3, 1).reshape(outs, size * size * ins)
+        return cls(np.ascontiguousarray(matrix, dtype=dtype), size // 2,
+                   layer.rounding_bias().astype(dtype), np.ldexp(1.0, layer.exponent).astype(dtype),
+                   max(8, (SINGLE_THREAD_MACS - 1) // matrix.size))
 
-        (torch.backends.cudnn.enabled, torch.backends.cuda.matmul.allow_tf32,
-         torch.backends.cudnn.allow_tf32) = self._saved
-        torch.set_grad_enabled(self._grad)
-        torch.set_num_threads(self._threads)
+    def offsets(self, stride: int) -> np.ndarray:
+        """Flat offsets of the kernel's taps in a plane of row stride `stride`."""
+        r = self.radius
+        return np.array([dy * stride + dx for dy in range(-r, r + 1) for dx in range(-r, r + 1)],
+                        np.int64)
+
+
+class _Scratch:
+    """One thread's buffers: each layer's input over a band (zero-padded rows of stride
+    width + 2 pad, channels first), the gathered fields and the products."""
+
+    def __init__(self, layers: list[_MatrixLayer], inputs: int, width: int,
+                 dtype: np.dtype) -> None:
+        self.layers = layers
+        self.pad = max(layer.radius for layer in layers)
+        self.margins = [sum(layer.radius for layer in layers[i + 1:])
+                        for i in range(len(layers))]  # rows each layer reaches past the band
+        self.margin = sum(layer.radius for layer in layers)
+        self.stride = width + 2 * self.pad
+        self.rows = BAND + 2 * (self.margin + self.pad)
+        channels = [inputs] + [layer.matrix.shape[0] for layer in layers[:-1]]
+        self.planes = [np.zeros((c, self.rows * self.stride), dtype) for c in channels]
+        columns = [CHUNK + layer.width for layer in layers]  # at most, per round
+        self.fields = np.empty(max(n * layer.matrix.shape[1]
+                                   for n, layer in zip(columns, layers, strict=True)), dtype)
+        self.products = np.empty(max(n * layer.matrix.shape[0]
+                                     for n, layer in zip(columns, layers, strict=True)), dtype)
+
+    def band(self, features: np.ndarray, needed: list[np.ndarray], y0: int,
+             out: np.ndarray) -> None:
+        """The wanted outputs of rows y0 .. y0 + BAND into `out` (outputs, h * w)."""
+        height, width = features.shape[1:]
+        y1 = min(y0 + BAND, height)
+        top = y0 - self.margin - self.pad  # the image row of the planes' first row
+        for plane in self.planes:  # rows outside the image are the convolutions' zero padding
+            rows = plane.reshape(plane.shape[0], self.rows, self.stride)
+            rows[:, : max(0, -top)] = 0
+            rows[:, max(0, height - top):] = 0
+        ya, yb = max(y0 - self.margin, 0), min(y1 + self.margin, height)
+        self.planes[0].reshape(-1, self.rows, self.stride)[
+            :, ya - top: yb - top, self.pad: self.pad + width] = features[:, ya:yb]
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            la, lb = max(y0 - self.margins[i], 0), min(y1 + self.margins[i], height)
+            ys, xs = np.nonzero(needed[i][la:lb])
+            ys += la
+            source = (ys - top) * self.stride + xs + self.pad
+            if i == last:
+                target, into = ys * width + xs, out
+            else:
+                target, into = source, self.planes[i + 1]
+            self._layer(layer, self.planes[i], source, target, into)
+
+    def _layer(self, layer: _MatrixLayer, plane: np.ndarray, source: np.ndarray,
+               target: np.ndarray, into: np.ndarray) -> None:
+        outs, rows = layer.matrix.shape
+        offsets = layer.offsets(self.stride)
+        step = (CHUNK // layer.width + 1) * layer.width
+        for start in range(0, len(source), step):
+            count = min(step, len(source) - start)
+            blocks = -(-count // layer.width)
+            fields = self.fields[: blocks * rows * layer.width].reshape(blocks, rows, layer.width)
+            _gather(plane, source[start: start + count], offsets, fields)
+            products = self.products[: blocks * outs * layer.width].reshape(
+                blocks, outs, layer.width)
+            np.matmul(layer.matrix, fields, out=products)
+            _scatter(products, layer.bias, layer.scale, target[start: start + count], into)
+
+
+# The compiled loops index flat arrays with unsigned integers: numba then needs no check
+# for negative indices, and the copies vectorize.
+
+@njit(cache=True, nogil=True)
+def _run_length(positions, j, end):  # pragma: no cover - compiled
+    """How many positions from j on (before end) are consecutive."""
+    run = 1
+    while j + run < end and positions[j + run] == positions[j] + run:
+        run += 1
+    return run
+
+
+@njit(cache=True, nogil=True)
+def _gather(plane, positions, offsets, fields):  # pragma: no cover - compiled
+    """fields[b, t * channels + c, j] = plane[c, positions[b * width + j] + offsets[t]];
+    columns past the positions are 0. Runs of consecutive positions are copied as runs."""
+    blocks, rows, width = fields.shape
+    channels, length = plane.shape
+    source = plane.ravel()
+    target = fields.ravel()
+    count = positions.shape[0]
+    for b in range(blocks):
+        j0 = b * width
+        j1 = min(j0 + width, count)
+        j = j0
+        while j < j1:
+            first = positions[j]
+            run = _run_length(positions, j, j1)
+            for t in range(offsets.shape[0]):
+                for c in range(channels):
+                    s = uint64(c * length + first + offsets[t])
+                    d = uint64((b * rows + t * channels + c) * width + j - j0)
+                    for i in range(uint64(run)):
+                        target[d + i] = source[s + i]
+            j += run
+        for k in range(rows):
+            for jj in range(j1 - j0, width):
+                fields[b, k, jj] = 0
+
+
+@njit(cache=True, nogil=True)
+def _scatter(products, bias, scale, positions, into):  # pragma: no cover - compiled
+    """into[o, positions[j]] = clamp(floor((product + bias[o]) * scale[o]), 0, 255): exact,
+    every value an integer below 2^24 and scale a power of two."""
+    blocks, outs, width = products.shape
+    source = products.ravel()
+    target = into.ravel()
+    length = into.shape[1]
+    count = positions.shape[0]
+    for b in range(blocks):
+        j0 = b * width
+        j1 = min(j0 + width, count)
+        j = j0
+        while j < j1:
+            first = positions[j]
+            run = _run_length(positions, j, j1)
+            for o in range(outs):
+                s = uint64((b * outs + o) * width + j - j0)
+                d = uint64(o * length + first)
+                add = bias[o]
+                times = scale[o]
+                for i in range(uint64(run)):
+                    target[d + i] = min(max(np.floor((source[s + i] + add) * times), 0.0), 255.0)
+            j += run
 
 
 def net_arrays(net: IntegerNet) -> dict[str, np.ndarray]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from jpegzip.coding import decode_planes, encode_planes
 from jpegzip.model import LearnedModel, load_default_model
+from jpegzip.model.learned import resolve_device
 from jpegzip.model.net import (
     EST_OF_T,
     EXACT_LIMIT,
@@ -22,6 +22,8 @@ from jpegzip.model.net import (
     input_count,
     luma_context,
 )
+
+HAS_CUDA = resolve_device("auto") == "cuda"  # imports torch only where a GPU can be
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +128,7 @@ def test_same_bytes_with_one_or_two_threads_and_float64(model):
     assert all(np.array_equal(a, b) for a, b in zip(planes, back, strict=True))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
 def test_encode_on_gpu_decode_on_cpu_and_back(model):
     planes, quants, sampling = photo_planes()
     shapes = [p.shape[:2] for p in planes]
@@ -157,7 +159,7 @@ def test_decoder_replays_the_encoder_contexts_across_components(model):
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(model):
-    if torch.cuda.is_available():
+    if HAS_CUDA:
         pytest.skip("this machine has CUDA")
     with pytest.raises(RuntimeError, match="CUDA"):
         model.on_device("cuda")
