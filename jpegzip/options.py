@@ -82,7 +82,8 @@ class Options:
         if self.device not in DEVICES:
             raise BadOption(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if self.device == "cuda" and not _cuda_available():
-            raise BadOption("device cuda: torch sees no CUDA device here (use auto or cpu)")
+            raise BadOption("device cuda: torch sees no CUDA device here (use auto or cpu; "
+                            "a GPU needs torch: pip install 'jpegzip[gpu]')")
         for name in ("max_input_bytes", "max_coefficients"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -141,6 +142,9 @@ DEFAULT = Options()
 
 
 def _cuda_available() -> bool:
-    import torch
-
+    """Whether torch is installed and sees a CUDA device (asked only for device cuda)."""
+    try:
+        import torch
+    except ImportError:
+        return False
     return torch.cuda.is_available()
