@@ -1,8 +1,8 @@
 """What coding a large image in parts costs: the same files coded whole and in parts.
 
 For each file, the coefficient stream's size at one level with the image coded as one
-part and with parts of at most N blocks (parts.PART_BLOCKS, the shipped value among them),
-every round trip checked; the cost is in points of savings against the JPEG's size.
+part, with the shipped rule (coding/parts.py) and with smaller parts, every round trip
+checked; the cost is in points of savings against the JPEG's size.
 
     python benchmarks/parts.py benchmarks/data/large ../shared/corpus/edge/lepton/slrindoor.jpg \\
         --write
@@ -28,11 +28,17 @@ from benchlib import (
     write_section,
 )
 
-SIZES = (1 << 18, 1 << 17, 1 << 16)  # blocks per part tried, besides one part
+# the rules tried: (name, SPLIT_FROM, MIN_PARTS, PART_BLOCKS); one part first
+RULES = (
+    ("one part", 1 << 62, 1, 1 << 62),
+    ("shipped: 3 parts, at most 2^18 blocks each", 1 << 17, 3, 1 << 18),
+    ("parts of at most 2^17 blocks", 1 << 17, 1, 1 << 17),
+    ("parts of at most 2^16 blocks", 1 << 16, 1, 1 << 16),
+)
 
 
-def part_sizes(path: Path, level: int, part_blocks: list[int]) -> tuple[int, list[tuple]]:
-    """The JPEG's size and, per part size, (parts, coefficient stream bytes)."""
+def part_sizes(path: Path, level: int) -> tuple[int, list[tuple]]:
+    """The JPEG's size and, per rule, (parts, coefficient stream bytes)."""
     from jpegzip import codec
     from jpegzip.coding import decode_planes, encode_planes, parts
     from jpegzip.jpeg import read_jpeg
@@ -43,20 +49,20 @@ def part_sizes(path: Path, level: int, part_blocks: list[int]) -> tuple[int, lis
     quant = [np.maximum(t, 1) for t in record.layout.quant_tables]
     sampling = [(c.h, c.v) for c in record.layout.frame.components]
     model = codec._model(level).on_device("cpu")
-    shipped = parts.PART_BLOCKS
+    shipped = parts.SPLIT_FROM, parts.MIN_PARTS, parts.PART_BLOCKS
     rows = []
     try:
-        for blocks in part_blocks:
-            parts.PART_BLOCKS = blocks
+        for name, *rule in RULES:
+            parts.SPLIT_FROM, parts.MIN_PARTS, parts.PART_BLOCKS = rule
             count = len(parts.bands([p.shape[:2] for p in planes], sampling))
             coded = encode_planes(planes, quant, sampling, model, threads=2)
             back = decode_planes(coded, [p.shape[:2] for p in planes], quant, sampling, model,
                                  threads=2)
             if not all(np.array_equal(a, b) for a, b in zip(planes, back, strict=True)):
-                raise SystemExit(f"{path}: parts of {blocks} blocks do not round-trip")
+                raise SystemExit(f"{path}: {name} does not round-trip")
             rows.append((count, len(coded)))
     finally:
-        parts.PART_BLOCKS = shipped
+        parts.SPLIT_FROM, parts.MIN_PARTS, parts.PART_BLOCKS = shipped
     return len(data), rows
 
 
@@ -68,16 +74,12 @@ def main() -> None:
                         help="refresh the 'parts' section of benchmarks/RESULTS.md")
     args = parser.parse_args()
     use_repo_checkout()
-    from jpegzip.coding import parts
-
     started = time.time()
-    tried = [1 << 40, *SIZES]
     files = [f for item in args.inputs for f in (list_files(item) if item.is_dir() else [item])]
-    lines = ["| file | JPEG bytes | one part | " + " | ".join(
-        f"parts of {b} blocks{' (shipped)' if b == parts.PART_BLOCKS else ''}"
-        for b in SIZES) + " |", "|---|---:|---:|" + "---:|" * len(SIZES)]
+    lines = ["| file | JPEG bytes | " + " | ".join(name for name, *_ in RULES) + " |",
+             "|---|---:|" + "---:|" * len(RULES)]
     for path in files:
-        size, rows = part_sizes(path, args.level, tried)
+        size, rows = part_sizes(path, args.level)
         whole = rows[0][1]
         cells = [f"{count} parts: {100 * (whole - coded) / size:+.2f} pt"
                  for count, coded in rows[1:]]

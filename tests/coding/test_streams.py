@@ -24,9 +24,10 @@ def model(request):
 
 @pytest.fixture(params=[STREAM_VERSION, PARTS_VERSION])
 def version(request, monkeypatch):
-    """The stream version the test's images are coded in: version 5 where parts hold at
-    most 24 blocks (of a few rows each)."""
+    """The stream version the test's images are coded in: version 5 where an image of 24
+    blocks or more is cut into parts of at most 24 blocks (a few rows each)."""
     if request.param == PARTS_VERSION:
+        monkeypatch.setattr(parts, "SPLIT_FROM", 24)
         monkeypatch.setattr(parts, "PART_BLOCKS", 24)
     return request.param
 
@@ -167,6 +168,7 @@ def test_retired_versions_are_refused_by_name(version):
 
 
 def test_a_part_table_that_does_not_fit_the_image_is_refused(monkeypatch):
+    monkeypatch.setattr(parts, "SPLIT_FROM", 8)
     monkeypatch.setattr(parts, "PART_BLOCKS", 8)
     planes = [photo_like((8, 4), 0)]
     model = load_default_model()
