@@ -84,7 +84,8 @@ Jobs = Annotated[
         "-j",
         min=1,
         metavar="N",
-        help="Worker processes. Default: one per core.",
+        help="Worker processes. Default: one per core. A large photo (from ~8 MP) is also "
+        "coded in parts on several threads; workers and threads share the cores.",
         show_default=False,
     ),
 ]

@@ -14,7 +14,7 @@ Limits bound what one input may make jpegzip allocate, before anything is alloca
 Peak memory grows with both: about 5 bytes per coefficient plus a few times the input
 (0.33 GB above the library's own for a 33 MP 4:2:2 JPEG, classic model), and the learned
 model's network adds about 1 byte per coefficient (its inputs and outputs, one frequency
-group at a time; 0.67 GiB in all for a 24 MP JPEG, benchmarks/RESULTS.md).
+group at a time; benchmarks/RESULTS.md, `startup` and `model-speed`, has the peaks).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import BadOption, LimitExceeded, LossyNotAvailable
+from .limits import MAX_COEFFICIENTS, MAX_INPUT_BYTES
 
 if TYPE_CHECKING:
     from .lossy import Target
@@ -36,8 +37,6 @@ LEVELS = (1, 2)
 DEFAULT_LEVEL = 2
 MAX_LEVEL = LEVELS[-1]
 LOSSLESS_RATE = 1.0
-MAX_INPUT_BYTES = 256 << 20
-MAX_COEFFICIENTS = 1 << 28
 MAX_BPP = 24.0  # more than any JPEG needs: its lossless .jrz is far smaller
 MAX_PSNR = 99.0  # past ~60 dB only the identical image (lam 0) qualifies
 

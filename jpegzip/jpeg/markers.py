@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NotJpegError, Unsupported
-from ..options import MAX_COEFFICIENTS
+from ..limits import MAX_COEFFICIENTS
 from .huffman import HuffmanTable
 
 # Zigzag index -> natural (row-major) index within an 8x8 block.
