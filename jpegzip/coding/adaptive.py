@@ -65,8 +65,8 @@ from .rangecoder import (
 from .symbols import ESCAPE_LENGTHS, K
 from .tables import integer_frequencies
 
-CLASSES = K + 1 + ESCAPE_LENGTHS  # |r| = 0..K, then escapes of bit length 1..16
-SIGN = CLASSES - 1  # the last class needs no stop decision: its node codes the sign
+RESIDUAL_CLASSES = K + 1 + ESCAPE_LENGTHS  # |r| = 0..K, then escapes of bit length 1..16
+SIGN = RESIDUAL_CLASSES - 1  # the last class needs no stop decision: its node codes the sign
 W_TABLE, W_FINE, W_SIGN = 128, 32, 48  # prior weights, in decisions (measured, flat optimum)
 FINE_LIMIT, TABLE_LIMIT = 255, 1 << 20  # counts are halved when their total reaches these
 W_SIGN_CONTEXT, SIGN_LIMIT = 16, 1024  # the sign context level (stream 4; measured)
@@ -108,11 +108,11 @@ _priors: dict[bytes, np.ndarray] = {}
 
 
 def node_priors(probabilities: np.ndarray) -> np.ndarray:
-    """(tables, CLASSES) int64: each table's probability (2**16 scale) of every decision
+    """(tables, RESIDUAL_CLASSES) int64: each table's probability (2**16 scale) of every decision
     (stop decisions 0..SIGN-1, then the sign)."""
     freq = integer_frequencies(probabilities)
     tables = freq.shape[0]
-    per_class = np.zeros((tables, CLASSES), np.int64)
+    per_class = np.zeros((tables, RESIDUAL_CLASSES), np.int64)
     negative = np.zeros(tables, np.int64)
     for s in range(freq.shape[1]):
         if s <= 2 * K:
@@ -123,7 +123,7 @@ def node_priors(probabilities: np.ndarray) -> np.ndarray:
         if minus:
             negative += freq[:, s]
     tail = np.cumsum(per_class[:, ::-1], axis=1)[:, ::-1]  # mass of classes >= j
-    priors = np.empty((tables, CLASSES), np.int64)
+    priors = np.empty((tables, RESIDUAL_CLASSES), np.int64)
     priors[:, :SIGN] = (per_class[:, :SIGN] << PROB_BITS) // tail[:, :SIGN]
     nonzero = tail[:, 1]
     priors[:, SIGN] = (negative << PROB_BITS) // nonzero
@@ -419,8 +419,8 @@ class AdaptiveState:
         # the counts' zero pages cost nothing until touched, like the side state's: an
         # image uses a small part of the contexts
         self.arrays = (
-            np.zeros((self.context_map.size, CLASSES, 2), np.uint8),  # fine counts
-            np.zeros((priors.shape[0], CLASSES, 2), np.int32),  # table counts
+            np.zeros((self.context_map.size, RESIDUAL_CLASSES, 2), np.uint8),  # fine counts
+            np.zeros((priors.shape[0], RESIDUAL_CLASSES, 2), np.int32),  # table counts
             priors,
             np.tile(MAP_KNOTS, (SIGN, 1)),  # probability map
             side_state,

@@ -19,8 +19,11 @@ earlier steps decoded:
 Quantization enters through the coefficients themselves (all contexts are in the
 quantized domain), a bucket of the frequency's quantizer on the AC and a quality bucket on
 the nonzero counts, so one table set serves every quality. Everything is integer arithmetic.
-Components are coded one after the other and independently: the sampling factors are
-accepted for the interface, but chroma does not look at luma (not measured useful yet).
+Components are coded one after the other; the classic contexts of a chroma component do
+not look at the luma (the learned model's network does, through the sampling factors:
+learned.py). Besides its context, each AC coefficient reports side contexts (its sign's,
+and four coarse magnitude contexts) that the adaptive coder mixes in (side_contexts).
+This model alone codes compression level 1; level 2 is learned.py's.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ STEP_EDGES = [2, 4, 7, 12, 20]  # buckets of the quantizer of one AC frequency
 KPOS = np.array([0] + list(range(20)) + [20] * 3 + [21] * 4 + [22] * 8 + [23] * 9 + [24] * 19)
 _KPOS = KPOS.tolist()
 
-CLASSES = 2  # luma-like, chroma
+COMPONENT_CLASSES = 2  # luma-like, chroma
 LEVELS = 5  # lattice level classes, see _level
 QUALITIES = len(QUALITY_EDGES) + 1
 STEPS = len(STEP_EDGES) + 1
@@ -79,22 +82,22 @@ N_AVG, N_REM, N_EST = int(AVG_LUT[-1]) + 1, int(REM_LUT[-1]) + 1, int(EST_LUT[-1
 N_SPREAD, N_ACT, N_KPOS = int(SPREAD_LUT[-1]) + 1, int(ACT_LUT[-1]) + 1, int(KPOS.max()) + 1
 
 NNZ_BASE = 0
-NNZ_COUNT = CLASSES * LEVELS * QUALITIES * N_AVG
+NNZ_COUNT = COMPONENT_CLASSES * LEVELS * QUALITIES * N_AVG
 AC_BASE = NNZ_BASE + NNZ_COUNT
 AC_PER_POSITION = 2 * N_REM * N_EST * kn.SIGNS
-AC_COUNT = CLASSES * N_KPOS * STEPS * AC_PER_POSITION
+AC_COUNT = COMPONENT_CLASSES * N_KPOS * STEPS * AC_PER_POSITION
 DC_BASE = AC_BASE + AC_COUNT
-DC_COUNT = CLASSES * LEVELS * N_SPREAD * N_ACT
+DC_COUNT = COMPONENT_CLASSES * LEVELS * N_SPREAD * N_ACT
 CONTEXT_COUNT = DC_BASE + DC_COUNT
 # the adaptive coder's side contexts (kernels.ac_contexts): signs per class and AC
 # frequency; the magnitudes' own, past and remaining contexts too, the estimate context per
 # class only (measured: finer ones learn too slowly)
-SIGN_CONTEXT_COUNT = CLASSES * 64 * kn.SIGN_KEYS
+SIGN_CONTEXT_COUNT = COMPONENT_CLASSES * 64 * kn.SIGN_KEYS
 OWN_BASE = 0
-PAST_BASE = OWN_BASE + CLASSES * 64 * kn.OWN_KEYS
-ESTIMATE_BASE = PAST_BASE + CLASSES * 64 * kn.PAST_KEYS
-REMAINING_BASE = ESTIMATE_BASE + CLASSES * kn.ESTIMATE_KEYS
-MAGNITUDE_CONTEXT_COUNT = REMAINING_BASE + CLASSES * 64 * kn.REMAINING_KEYS
+PAST_BASE = OWN_BASE + COMPONENT_CLASSES * 64 * kn.OWN_KEYS
+ESTIMATE_BASE = PAST_BASE + COMPONENT_CLASSES * 64 * kn.PAST_KEYS
+REMAINING_BASE = ESTIMATE_BASE + COMPONENT_CLASSES * kn.ESTIMATE_KEYS
+MAGNITUDE_CONTEXT_COUNT = REMAINING_BASE + COMPONENT_CLASSES * 64 * kn.REMAINING_KEYS
 
 _EDGE_WEIGHTS = np.array(
     [0] + [round(np.sqrt(2) * np.cos(v * np.pi / 16) * (1 << kn.FIX)) for v in range(1, 8)],

@@ -10,12 +10,12 @@ from numba import njit
 
 from jpegzip.coding import decode_planes, encode_planes, iter_symbols
 from jpegzip.coding.adaptive import (
-    CLASSES,
     MAP_KNOTS,
     MIX_INPUTS,
     MIX_WEIGHT_BITS,
     P_MAX,
     P_MIN,
+    RESIDUAL_CLASSES,
     SIGN,
     SQUASH,
     SQUASH_RANGE,
@@ -112,7 +112,7 @@ def test_priors_reproduce_the_tables():
     """The chain of stop decisions and the sign give back each table's probabilities."""
     model = load_default_model()
     priors = node_priors(model.probabilities)
-    assert priors.shape == (model.probabilities.shape[0], CLASSES)
+    assert priors.shape == (model.probabilities.shape[0], RESIDUAL_CLASSES)
     assert priors.min() >= P_MIN and priors.max() <= P_MAX
     rows = model.probabilities / model.probabilities.sum(axis=1, keepdims=True)
     stop = priors[:, :SIGN] / (1 << PROB_BITS)
@@ -125,7 +125,7 @@ def test_priors_reproduce_the_tables():
     negative = rows[:, :K].sum(axis=1) + rows[:, 2 * K + 2::2].sum(axis=1)
     assert np.allclose(priors[:, SIGN] / (1 << PROB_BITS),
                        np.clip(negative / (1 - zero), P_MIN / 65536, P_MAX / 65536), atol=1e-3)
-    assert ALPHABET == 2 * K + 1 + 2 * (CLASSES - K - 1)
+    assert ALPHABET == 2 * K + 1 + 2 * (RESIDUAL_CLASSES - K - 1)
 
 
 def test_adaptation_follows_an_image_the_tables_do_not_fit():
