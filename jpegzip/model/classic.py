@@ -51,10 +51,11 @@ def _zz(u: int, v: int) -> int:
 UP = np.array([_zz(n // 8 - 1, n % 8) for n in ZIGZAG])  # zigzag index of (u-1, v)
 LEFT = np.array([_zz(n // 8, n % 8 - 1) for n in ZIGZAG])  # zigzag index of (u, v-1)
 LEFT[2] = 1  # (1, 0) has no (u, v-1): its partner is the other first AC, (0, 1)
-_UP, _LEFT = UP.tolist(), LEFT.tolist()  # Python ints: cheaper per coding step
-# zigzag indices of (u-2, v), (u, v-2), (u-1, v-1) per zigzag index (sign contexts)
-SIGN_LOWER = np.array([[_zz(n // 8 - 2, n % 8), _zz(n // 8, n % 8 - 2), _zz(n // 8 - 1, n % 8 - 1)]
-                       for n in ZIGZAG], dtype=np.int64)
+# per zigzag index, the lower frequencies an AC context reads (kernels.ac_contexts): (u-1,
+# v), (u, v-1) as above, then (u-2, v), (u, v-2), (u-1, v-1) for the sign contexts
+LOWER = np.column_stack([UP, LEFT, np.array(
+    [[_zz(n // 8 - 2, n % 8), _zz(n // 8, n % 8 - 2), _zz(n // 8 - 1, n % 8 - 1)]
+     for n in ZIGZAG])]).astype(np.int64)
 
 
 def _lut(edges: list[int], size: int) -> np.ndarray:
@@ -79,6 +80,7 @@ LEVELS = 5  # lattice level classes, see _level
 QUALITIES = len(QUALITY_EDGES) + 1
 STEPS = len(STEP_EDGES) + 1
 N_AVG, N_REM, N_EST = int(AVG_LUT[-1]) + 1, int(REM_LUT[-1]) + 1, int(EST_LUT[-1]) + 1
+_LUTS = (REM_LUT, EST_LUT, EST_OF_T)  # the AC contexts' lookups (kernels.ac_contexts)
 N_SPREAD, N_ACT, N_KPOS = int(SPREAD_LUT[-1]) + 1, int(ACT_LUT[-1]) + 1, int(KPOS.max()) + 1
 
 NNZ_BASE = 0
@@ -284,16 +286,15 @@ class ClassicSession:
         if comp.active is None:
             comp.start_ac()
         learned, mix = self._estimates(comp, k, half)
+        cls_k = comp.cls * 64 + k
+        bases = np.array([base, cls_k * kn.SIGN_KEYS, OWN_BASE + cls_k * kn.OWN_KEYS,
+                          PAST_BASE + cls_k * kn.PAST_KEYS,
+                          ESTIMATE_BASE + comp.cls * kn.ESTIMATE_KEYS,
+                          REMAINING_BASE + cls_k * kn.REMAINING_KEYS])
         self.n, comp.active_count[half], nonzero = kn.ac_contexts(
             comp.z, comp.rem, comp.nnz, comp.active[half], comp.active_count[half], k, half,
-            _UP[k], _LEFT[k], base, REM_LUT, EST_LUT, N_EST, self.cmap, self.idx, self.pred,
-            self.ctx, self.values, encode, learned, EST_OF_T, mix,
-            SIGN_LOWER[k], np.array([(comp.cls * 64 + k) * kn.SIGN_KEYS,
-                                     OWN_BASE + (comp.cls * 64 + k) * kn.OWN_KEYS,
-                                     PAST_BASE + (comp.cls * 64 + k) * kn.PAST_KEYS,
-                                     ESTIMATE_BASE + comp.cls * kn.ESTIMATE_KEYS,
-                                     REMAINING_BASE + (comp.cls * 64 + k) * kn.REMAINING_KEYS]),
-            self.side)
+            LOWER[k], bases, self.cmap, _LUTS, learned, mix, encode,
+            (self.idx, self.pred, self.ctx, self.values, self.side))
         self.side_n = self.n
         comp.remaining -= nonzero
 

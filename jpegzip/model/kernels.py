@@ -132,13 +132,16 @@ def _signed_bucket(v):
 
 
 @njit(cache=True, nogil=True)
-def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, est_lut,
-                est_count, cmap, idx, pred, ctx, values, encode, learned, est_of_t, mix,
-                sign_lower, side_base, side):
+def ac_contexts(z, rem, nnz, active, count, k, half, lower, bases, cmap, luts, learned, mix,
+                encode, out):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
 
     `active[:count]` lists the half's blocks that had nonzeros left (see split_active); it
-    is compacted in place. Half 1 sees coefficient k of its four neighbours (half 0 was
+    is compacted in place. `lower`: the zigzag indices of (u-1, v), (u, v-1), (u-2, v),
+    (u, v-2) and (u-1, v-1) (-1 off the grid); `bases`: the step's first fine context, then
+    the first of each side context (below); `luts`: the remaining-count, estimate and
+    network-estimate lookups; `out`: the block indices, predictions, contexts, values and
+    side contexts it fills. Half 1 sees coefficient k of its four neighbours (half 0 was
     coded first); half 0 sees the lower frequencies (u-1, v) and (u, v-1) of its
     neighbours; both see those of their own block (one off the 8x8 grid counts 0). Half 1
     also sees the sign of the sum of its neighbours' coefficient k (smooth gradients carry
@@ -159,12 +162,16 @@ def ac_contexts(z, rem, nnz, active, count, k, half, up, left, base, rem_lut, es
     frequency's sign follows the blocks above and below, a vertical one's the blocks
     beside), the signs of the block's own (u-1, v) and (u, v-1), and of its (u-2, v) and
     (u, v-2); half 0: the block's own (u-1, v) and (u, v-1) signed and bucketed, and the
-    signs of its (u-2, v), (u, v-2) and (u-1, v-1) (`sign_lower`: their zigzag indices, -1
-    off the grid).
+    signs of its (u-2, v), (u, v-2) and (u-1, v-1).
     `encode` (z holds the truth) also takes the values and commits them: a block's `rem`
     is read by its own context only. Returns (symbols, blocks still active, nonzeros
     committed).
     """
+    up, left, sign_lower = lower[0], lower[1], lower[2:]
+    base, side_base = bases[0], bases[1:]
+    rem_lut, est_lut, est_of_t = luts
+    est_count = est_lut[est_lut.size - 1] + 1
+    idx, pred, ctx, values, side = out
     blocks = rem.size
     width = rem.shape[1]
     last_row = blocks - width
