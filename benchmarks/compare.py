@@ -83,12 +83,13 @@ def load_codec(tool: str) -> Codec:
     if tool in ("jpegzip", "jpegzip-1"):  # the default level, and level 1
         use_repo_checkout()
         import jpegzip
+        from jpegzip.api import decompress_with_result
 
         one_thread = jpegzip.Options(threads=1)
         options = jpegzip.Options(threads=1, level=1) if tool == "jpegzip-1" else one_thread
         return Codec(
             lambda d: jpegzip.compress_with_result(d, options)[0],
-            lambda d: jpegzip.decompress_with_result(d, one_thread)[0],
+            lambda d: decompress_with_result(d, one_thread)[0],
             f"{_jpegzip_version(jpegzip)}, level {options.level}, threads=1",
         )
     if tool == "lepton":
@@ -334,6 +335,15 @@ def run_dataset(ds: DataSet, tools: list[str], ctx: Any, mem_limit_mb: int, limi
     summarize(ds, tools)
 
 
+PHOTO_BYTES = 50_000
+
+
+def _is_photo(entry: dict[str, Any]) -> bool:
+    """An edge file that is a camera or phone photo: 50,000 bytes or more, or a
+    progressive one (the corpus's small files are thumbnails, crafted or damaged)."""
+    return entry["bytes"] >= PHOTO_BYTES or "progressive" in entry["file"]
+
+
 def _rate(amount: float, seconds: float) -> float | None:
     return amount / seconds if seconds > 0 else None
 
@@ -369,6 +379,12 @@ def summarize(ds: DataSet, tools: list[str]) -> None:
         s["dec_mb_s"] = _rate(in_ok / 1e6, dec)
         s["enc_cpu_mb_s"] = _rate(in_ok / 1e6, sum(median(r["enc_cpu_s"]) for _, r in ok))
         s["dec_cpu_mb_s"] = _rate(in_ok / 1e6, sum(median(r["dec_cpu_s"]) for _, r in ok))
+        if ds.edge:  # the camera and phone photos among the edge files
+            photos = [f for f in common if _is_photo(f)]
+            p_in = sum(f["bytes"] for f in photos)
+            p_out = sum(f["results"][tool]["out_bytes"] for f in photos)
+            s["photo_files"] = len(photos)
+            s["savings_photos_pct"] = 100 * (1 - p_out / p_in) if p_in else None
         with_mp = [(f, r) for f, r in ok if f["mp"]]
         mp_total = sum(f["mp"] for f, _ in with_mp)
         s["enc_mp_s"] = _rate(mp_total, sum(median(r["enc_s"]) for _, r in with_mp))
@@ -514,6 +530,12 @@ def render_markdown(meta: dict[str, Any], sets: list[DataSet], tools: list[str],
                     f"{_f(s['savings_pct'])} | {_f(s['savings_ok_pct'])} | "
                     f"{_f(s['savings_common_pct'])} ({s['common_files']} files) | "
                     f"{_f(s['peak_rss_mb'], 0)} |")
+            first = d.summary[tools[0]]
+            lines += ["", f"Camera and phone photos (the common files of {PHOTO_BYTES:,} bytes "
+                      f"or more, or named progressive: {first.get('photo_files', 0)} files), "
+                      "savings %: " + ", ".join(
+                          f"{TOOL_LABELS[t]} {_f(d.summary[t].get('savings_photos_pct'), 2)}"
+                          for t in tools) + "."]
         else:
             lines += ["| tool | ok | failed | mismatch | in MB | out MB | savings % | "
                       "savings % (common) | enc MB/s | dec MB/s | enc MP/s | dec MP/s | "
