@@ -1,6 +1,7 @@
 """Entropy-coded segments -> quantized coefficients plus the facts a bit-exact rebuild needs.
 
-Numba kernels; one call decodes a whole scan. Beyond the coefficients a scan records:
+Numba kernels, one per kind of scan (see kernels_by_mode) so that a file compiles only the
+kinds it holds; one call decodes a whole scan. Beyond the coefficients a scan records:
 - the pad bits that close each restart interval (T.81 pads with 1s; some encoders with 0s);
 - "reset points": blocks before which the encoder wrote out a pending EOB run although a
   greedy encoder would have extended it (libjpeg's 937-bit flush, short EOBn tables);
@@ -32,7 +33,6 @@ _BAD_CODE, _RANGE, _TRUNCATED, _JUNK, _EOB_RUN, _SYMBOL, _REFINE_ZRL = 1, 2, 3, 
 MODE_SEQUENTIAL, MODE_DC_FIRST, MODE_DC_REFINE, MODE_AC_FIRST, MODE_AC_REFINE = 0, 1, 2, 3, 4
 # Zero bytes after the stream so a kernel may read past the end while it detects truncation.
 STREAM_TAIL = 512
-
 
 
 @njit(cache=True)
@@ -82,6 +82,8 @@ def bit_windows(stream: np.ndarray, length: int) -> np.ndarray:
     return (wide[:-3] << 24) | (wide[1:-2] << 16) | (wide[2:-1] << 8) | wide[3:]
 
 
+# The reader's helpers are inlined by numba: as calls they slow decoding down, and compiled
+# apart they make compiling no faster.
 @njit(cache=True, inline="always")
 def _peek16(stream, bitpos):
     return (np.int64(stream[bitpos >> 3]) >> (16 - (bitpos & 7))) & 0xFFFF
@@ -253,7 +255,6 @@ def _block_ac_refine(stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al):
     return 0, bitpos, 0, False
 
 
-@njit(cache=True)
 def decode_scan(stream, segment_ends, order, block_comp, blocks_per_mcu, restart_interval,
                 dc_len, dc_sym, ac_len, ac_sym, coef, mode, ss, se, al,
                 pads, resets, zero_runs):  # fmt: skip
@@ -263,80 +264,106 @@ def decode_scan(stream, segment_ends, order, block_comp, blocks_per_mcu, restart
     Returns (status, reset points found, zero runs found, bytes used by the last interval).
     ``resets`` receives scan-order block indices; ``zero_runs`` (index, count) pairs.
     """
-    blocks = order.shape[0]
-    per_segment = restart_interval * blocks_per_mcu if restart_interval > 0 else blocks
-    segments = (blocks + per_segment - 1) // per_segment
-    n_resets = 0
-    n_zero_runs = 0
-    pred = np.zeros(4, dtype=np.int64)
-    used_bytes = 0
-    segment_start = 0
-    for segment in range(segments):
-        bitpos = segment_start * 8
-        end_bits = segment_ends[segment] * 8
-        pred[:] = 0
-        eob_run = 0
-        previous_in_run = False
-        for i in range(segment * per_segment, min((segment + 1) * per_segment, blocks)):
-            b = order[i]
-            t = block_comp[i]
-            if mode == MODE_SEQUENTIAL:
-                status, bitpos, pred[t], zeros = _block_sequential(
-                    stream, bitpos, dc_len, dc_sym, ac_len, ac_sym, t, coef, b, pred[t])
-                if status != 0:
-                    return status, 0, 0, 0
-                if zeros > 0:
-                    zero_runs[n_zero_runs, 0] = i
-                    zero_runs[n_zero_runs, 1] = zeros
-                    n_zero_runs += 1
-            elif mode == MODE_DC_FIRST:
-                window = _peek16(stream, bitpos)
-                length = dc_len[t, window]
-                size = np.int64(dc_sym[t, window])
-                if length == 0 or size > 15:
-                    return _BAD_CODE, 0, 0, 0
-                bitpos += length
-                pred[t] += _extend(_bits(stream, bitpos, size), size)
-                bitpos += size
-                value = pred[t] << al
-                if value < -32768 or value > 32767:
-                    return _RANGE, 0, 0, 0
-                coef[b, 0] = value
-            elif mode == MODE_DC_REFINE:
-                if _bits(stream, bitpos, 1):
-                    coef[b, 0] = coef[b, 0] | (1 << al)
-                bitpos += 1
-            elif eob_run > 0:
-                if mode == MODE_AC_REFINE:
-                    bitpos, _ = _refine_corrections(stream, bitpos, coef, b, ss, se, al, 64)
-                eob_run -= 1
-                previous_in_run = True
-            else:
-                if mode == MODE_AC_FIRST:
-                    status, bitpos, run, zeros, began_with_eob = _block_ac_first(
-                        stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al)
+    return _DECODERS[mode](stream, segment_ends, order, block_comp, blocks_per_mcu,
+                           restart_interval, dc_len, dc_sym, ac_len, ac_sym, coef, ss, se, al,
+                           pads, resets, zero_runs)  # fmt: skip
+
+
+def kernels_by_mode(make_kernel):
+    """One numba kernel per kind of scan, keyed by MODE_*. ``make_kernel(mode)`` defines it
+    with ``mode`` in its closure: numba takes ``mode`` for a constant and drops the other
+    kinds' branches, and the helpers they call, before compiling. A file thus compiles only
+    the kinds of scans it holds."""
+    kinds = MODE_SEQUENTIAL, MODE_DC_FIRST, MODE_DC_REFINE, MODE_AC_FIRST, MODE_AC_REFINE
+    return {mode: make_kernel(mode) for mode in kinds}
+
+
+def _scan_decoder(mode):
+    """The decoder of scans of kind ``mode`` (see kernels_by_mode)."""
+
+    @njit(cache=True)
+    def decode(stream, segment_ends, order, block_comp, blocks_per_mcu, restart_interval,
+               dc_len, dc_sym, ac_len, ac_sym, coef, ss, se, al,
+               pads, resets, zero_runs):  # fmt: skip
+        blocks = order.shape[0]
+        per_segment = restart_interval * blocks_per_mcu if restart_interval > 0 else blocks
+        segments = (blocks + per_segment - 1) // per_segment
+        n_resets = 0
+        n_zero_runs = 0
+        pred = np.zeros(4, dtype=np.int64)
+        used_bytes = 0
+        segment_start = 0
+        for segment in range(segments):
+            bitpos = segment_start * 8
+            end_bits = segment_ends[segment] * 8
+            pred[:] = 0
+            eob_run = 0
+            previous_in_run = False
+            for i in range(segment * per_segment, min((segment + 1) * per_segment, blocks)):
+                b = order[i]
+                t = block_comp[i]
+                if mode == MODE_SEQUENTIAL:
+                    status, bitpos, pred[t], zeros = _block_sequential(
+                        stream, bitpos, dc_len, dc_sym, ac_len, ac_sym, t, coef, b, pred[t])
+                    if status != 0:
+                        return status, 0, 0, 0
                     if zeros > 0:
                         zero_runs[n_zero_runs, 0] = i
                         zero_runs[n_zero_runs, 1] = zeros
                         n_zero_runs += 1
+                elif mode == MODE_DC_FIRST:
+                    window = _peek16(stream, bitpos)
+                    length = dc_len[t, window]
+                    size = np.int64(dc_sym[t, window])
+                    if length == 0 or size > 15:
+                        return _BAD_CODE, 0, 0, 0
+                    bitpos += length
+                    pred[t] += _extend(_bits(stream, bitpos, size), size)
+                    bitpos += size
+                    value = pred[t] << al
+                    if value < -32768 or value > 32767:
+                        return _RANGE, 0, 0, 0
+                    coef[b, 0] = value
+                elif mode == MODE_DC_REFINE:
+                    if _bits(stream, bitpos, 1):
+                        coef[b, 0] = coef[b, 0] | (1 << al)
+                    bitpos += 1
+                elif eob_run > 0:
+                    if mode == MODE_AC_REFINE:
+                        bitpos, _ = _refine_corrections(stream, bitpos, coef, b, ss, se, al, 64)
+                    eob_run -= 1
+                    previous_in_run = True
                 else:
-                    status, bitpos, run, began_with_eob = _block_ac_refine(
-                        stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al)
-                if status != 0:
-                    return status, 0, 0, 0
-                if began_with_eob and previous_in_run:
-                    resets[n_resets] = i
-                    n_resets += 1
-                eob_run = run - 1 if run > 0 else 0
-                previous_in_run = run > 0
-            if bitpos > end_bits:
-                return _TRUNCATED, 0, 0, 0
-        if eob_run > 0:
-            return _EOB_RUN, 0, 0, 0
-        used = bitpos - segment_start * 8
-        used_bytes = (used + 7) >> 3
-        pads[segment] = _bits(stream, bitpos, used_bytes * 8 - used)
-        if segment < segments - 1 and segment_start + used_bytes != segment_ends[segment]:
-            return _JUNK, 0, 0, 0
-        segment_start = segment_ends[segment]
-    return OK, n_resets, n_zero_runs, used_bytes
+                    if mode == MODE_AC_FIRST:
+                        status, bitpos, run, zeros, began_with_eob = _block_ac_first(
+                            stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al)
+                        if zeros > 0:
+                            zero_runs[n_zero_runs, 0] = i
+                            zero_runs[n_zero_runs, 1] = zeros
+                            n_zero_runs += 1
+                    else:
+                        status, bitpos, run, began_with_eob = _block_ac_refine(
+                            stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al)
+                    if status != 0:
+                        return status, 0, 0, 0
+                    if began_with_eob and previous_in_run:
+                        resets[n_resets] = i
+                        n_resets += 1
+                    eob_run = run - 1 if run > 0 else 0
+                    previous_in_run = run > 0
+                if bitpos > end_bits:
+                    return _TRUNCATED, 0, 0, 0
+            if eob_run > 0:
+                return _EOB_RUN, 0, 0, 0
+            used = bitpos - segment_start * 8
+            used_bytes = (used + 7) >> 3
+            pads[segment] = _bits(stream, bitpos, used_bytes * 8 - used)
+            if segment < segments - 1 and segment_start + used_bytes != segment_ends[segment]:
+                return _JUNK, 0, 0, 0
+            segment_start = segment_ends[segment]
+        return OK, n_resets, n_zero_runs, used_bytes
+
+    return decode
+
+
+_DECODERS = kernels_by_mode(_scan_decoder)
