@@ -721,19 +721,19 @@ def main(argv: list[str] | None = None) -> int:
     meta["wall_s"] = time.perf_counter() - start
     meta["load_end"] = load_average()
 
-    if args.plot:
-        make_plot(sets, args.tools, args.plot)
-        if args.markdown:
-            meta["plot"] = os.path.relpath(args.plot, args.markdown.parent)
+    if args.json:  # first: a failing plot must not lose a long run's figures
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "sets": [_json_ready(d) for d in sets]},
+                                        indent=1))
+    if args.plot and args.markdown:
+        meta["plot"] = os.path.relpath(args.plot, args.markdown.parent)
     report = render_markdown(meta, sets, args.tools, args.per_file)
     if args.markdown:
         write_section(args.markdown, "compare", report)
     else:
         print(report)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "sets": [_json_ready(d) for d in sets]},
-                                        indent=1))
+    if args.plot:
+        make_plot(sets, args.tools, args.plot)
     mismatches = sum(d.summary[t]["mismatch"] for d in sets for t in args.tools)
     if mismatches:
         print(f"WARNING: {mismatches} round trip(s) did not give the input back",
