@@ -265,7 +265,7 @@ def test_devices(jpeg_bytes):
 
 def test_codec_pickles_by_options_and_serves_threads(make_jpeg):
     codec = pickle.loads(pickle.dumps(jpegzip.Codec(device="cpu")))
-    assert repr(codec) == "Codec(rate=1.0, device='cpu')"
+    assert repr(codec) == "Codec(rate=1.0, device='cpu', level=2)"
     originals = [make_jpeg(seed=seed, progressive=seed % 2 == 0) for seed in range(12)]
     with ThreadPoolExecutor(4) as pool:
         packed = list(pool.map(codec.compress, originals))

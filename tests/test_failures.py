@@ -202,6 +202,7 @@ def test_two_writers_of_one_output_one_wins(tmp_path, make_jpeg):
             [sys.executable, "-c", RACER, str(barrier), "compress", str(source), "-o", str(target)],
             stderr=subprocess.PIPE,
             text=True,
+            cwd=tmp_path,  # not the checkout: "-c" puts the working folder first on sys.path
         )
         for source in sources
     ]

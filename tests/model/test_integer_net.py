@@ -312,9 +312,11 @@ print("no torch", len(data), len(packed))
 """
 
 
-def test_cpu_codec_never_imports_torch():
+def test_cpu_codec_never_imports_torch(tmp_path):
+    # not from the checkout: "-c" puts the working folder first on sys.path, and the source
+    # tree is not the installed package (its weights live elsewhere)
     done = subprocess.run([sys.executable, "-c", CPU_ONLY, str(SAMPLE)], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     words = done.stdout.split()
     assert words[:2] == ["no", "torch"] and int(words[3]) < int(words[2])
