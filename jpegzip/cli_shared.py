@@ -61,9 +61,10 @@ Level = Annotated[
         "--level",
         "-l",
         metavar="[1|2|max]",
-        help="Compression level. 1: fastest, no network (Kodak q75: 21.0 % smaller, about "
-        "twice as fast as 2). 2 (default): the learned model (22.5 %). max: the highest "
-        "level. Decompression reads the level from the .jrz.",
+        help="Compression level. 1: fastest, no network (Kodak q75 20.9 % smaller, camera "
+        "photos 23.3 %; 1.6-1.9x as fast as 2). 2 (default): the learned model (22.5 %, "
+        "24.0 %). max: the highest level. Lepton: 19.4 %, 22.3 %, and ~10x faster. "
+        "Decompression reads the level from the .jrz.",
     ),
 ]
 
