@@ -45,10 +45,9 @@ def _model(level: int = DEFAULT_LEVEL):
 
 def model_id(level: int = DEFAULT_LEVEL) -> bytes:
     """SHA-256 of the weights that code new files at ``level`` (32 bytes)."""
-    from .model import LEVEL_WEIGHTS, shipped_names
+    from .model import level_ids
 
-    name = LEVEL_WEIGHTS[level].removesuffix(".npz")
-    return next(key for key, value in shipped_names().items() if value == name)
+    return level_ids()[level]
 
 
 def model_ids() -> tuple[bytes, ...]:

@@ -52,12 +52,17 @@ def load_model(model_id: bytes) -> ClassicModel:
     return _load(f"{shipped_names()[model_id]}.npz")
 
 
+@cache
+def level_ids() -> dict[int, bytes]:
+    """Each level's model id (the SHA-256 of its weights), without loading."""
+    ids = {name: model_id for model_id, name in shipped_names().items()}
+    return {level: ids[PurePath(weights).stem] for level, weights in LEVEL_WEIGHTS.items()}
+
+
 def level_of(model_id: bytes) -> int | None:
     """The level whose weights have this id (None: no shipped level's)."""
-    name = shipped_names().get(model_id)
-    return next((level for level, weights in LEVEL_WEIGHTS.items()
-                 if name is not None and PurePath(weights).stem == name), None)
+    return next((level for level, known in level_ids().items() if known == model_id), None)
 
 
-__all__ = ["LEVEL_WEIGHTS", "SHIPPED_WEIGHTS", "ClassicModel", "LearnedModel", "level_model",
-           "level_of", "load_default_model", "load_model", "shipped_names"]
+__all__ = ["LEVEL_WEIGHTS", "SHIPPED_WEIGHTS", "ClassicModel", "LearnedModel", "level_ids",
+           "level_model", "level_of", "load_default_model", "load_model", "shipped_names"]
