@@ -10,10 +10,12 @@ Knows nothing of files: it calls a picklable function on picklable items.
 
 from __future__ import annotations
 
+import importlib.machinery
 import itertools
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -94,12 +96,31 @@ def _run_one_pool(
 def _process_context():
     """forkserver where there is one: its server warms up once (``jpegzip.warm_server``) and
     every worker forks from it ready to work, and a threaded parent is never forked.
-    Elsewhere spawn, and each worker warms up on its own."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    Elsewhere, or where the server would import another jpegzip, spawn, and each worker
+    warms up on its own."""
+    if "forkserver" not in multiprocessing.get_all_start_methods() or _shadowed_here():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["jpegzip.warm_server"])
     return context
+
+
+def _shadowed_here() -> bool:
+    """Whether the working folder holds a jpegzip other than this process's (a source
+    checkout, with the package installed normally). The fork server is started with
+    ``python -c``, which puts the working folder first on its sys.path, and before
+    CPython 3.12.8 / 3.13.1 (gh-117378) it never took the parent's: its preload would
+    import that jpegzip, and every worker would inherit it. Spawned workers take the
+    parent's sys.path before they import anything."""
+    package = __name__.rpartition(".")[0]
+    found = importlib.machinery.PathFinder.find_spec(package, [os.getcwd()])
+    if found is None or found.loader is None:  # nothing, or a plain folder of that name
+        return False
+
+    def places(paths: Iterable[str] | None) -> list[str]:
+        return sorted(os.path.realpath(path) for path in paths or ())
+
+    return places(found.submodule_search_locations) != places(sys.modules[package].__path__)
 
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:

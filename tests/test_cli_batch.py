@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def test_recursive_tree_round_trip_with_mirrored_outputs(photos, tmp_path):
     for name in JPEG_NAMES:
         restored = tmp_path / "restored" / Path(name).with_suffix(".jpg")
         assert restored.read_bytes() == (photos / name).read_bytes(), name
+
+
+def test_workers_import_the_command_s_jpegzip_whatever_the_working_folder(photos, tmp_path):
+    """Run from a folder whose own ``jpegzip`` package would shadow the installed one (a
+    source checkout): the worker processes still import the command's."""
+    if installed_command()[0] == sys.executable:
+        pytest.skip("python -m imports from the working folder itself; needs the script")
+    shadow = tmp_path / "jpegzip"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('imported').touch()\n"
+    )
+    report = jpegzip_json("compress", "-r", "photos", "-o", "archive", "-j", "2", cwd=tmp_path)
+    assert not (shadow / "imported").exists()
+    converted = [f for f in report["files"] if f["status"] in ("done", "stored")]
+    assert len(converted) == len(JPEG_NAMES) and report["summary"]["failed"] == 0
+    assert all(f["reason"] is None for f in converted), report["files"]
 
 
 def test_non_jpegs_in_folders_warn_but_named_ones_fail(photos, tmp_path):
