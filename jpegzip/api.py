@@ -231,18 +231,25 @@ def output_matches(
     try:
         target = options.target
         if is_jrz and target is not None:
-            parsed = container.read(read_input(destination, options))
-            if parsed.mode is not Mode.LOSSY or "lossy" not in parsed.sections:
+            packed = read_input(destination, options)
+            if not lossy_made_for(packed, original_sha256, target):
                 return False
-            report = LossyReport.from_bytes(parsed.sections["lossy"])
-            made_for = (report.source_sha256, report.target, report.target_value)
-            if made_for != (original_sha256.hex(), target.kind, target.value):
-                return False
-            original_sha256 = parsed.original_sha256
+            original_sha256 = container.read(packed).original_sha256
         check_written(destination, original_sha256, is_jrz, options)
     except (JpegzipError, OSError):
         return False
     return True
+
+
+def lossy_made_for(packed: bytes, source_sha256: bytes, target: Target) -> bool:
+    """Whether a .jrz is a lossy one made for ``target`` from the JPEG of that SHA-256,
+    by its header and ``lossy`` section (whether it decodes is for the caller to check)."""
+    parsed = container.read(packed)
+    if parsed.mode is not Mode.LOSSY or "lossy" not in parsed.sections:
+        return False
+    report = LossyReport.from_bytes(parsed.sections["lossy"])
+    made_for = (report.source_sha256, report.target, report.target_value)
+    return made_for == (source_sha256.hex(), target.kind, target.value)
 
 
 def kernels_cold() -> bool:
@@ -292,15 +299,16 @@ class Codec:
 
     It validates its options once and loads the model on first use, once per process.
     Calls are safe from several threads. It pickles by its options alone, so a copy sent to
-    a worker process reloads the model there, lazily. ``limits`` are the limit fields of
-    ``Options`` (``max_input_bytes``, ``max_coefficients``), and ``threads`` how many
-    threads one large file may use.
+    a worker process reloads the model there, lazily. ``rate`` below 1.0, ``bpp`` or
+    ``psnr`` is a lossy target, as in ``compress`` and ``Options``; ``limits`` are the
+    limit fields of ``Options`` (``max_input_bytes``, ``max_coefficients``), and
+    ``threads`` how many threads one large file may use.
     """
 
     def __init__(self, rate: float = 1.0, device: str = "auto",
-                 level: int | str = DEFAULT_LEVEL, **limits: int) -> None:
-        self.options = Options(rate, device, level=level, **limits)
-        self.options.require_lossless("in Codec (services, clusters) yet")
+                 level: int | str = DEFAULT_LEVEL, *, bpp: float | None = None,
+                 psnr: float | None = None, **limits: int) -> None:
+        self.options = Options(rate, device, level=level, bpp=bpp, psnr=psnr, **limits)
         self._lock = threading.Lock()
         self._loaded = False
 

@@ -32,6 +32,7 @@ from .cli_shared import (
     Verbose,
     exit_status,
     finish,
+    make_options,
     parse_level,
     stderr_console,
 )
@@ -163,14 +164,9 @@ def compress(
     why. A rerun skips the lossy outputs made from the same source for the same target,
     and the lossless ones lossy mode keeps.
     """
-    from .options import Options
-
-    try:
-        options = Options(rate, device, bpp=bpp, psnr=psnr, level=parse_level(level))
-    except BadOption as error:
-        raise typer.BadParameter(
-            str(error), param_hint="'--rate' / '--bpp' / '--psnr' / '--device' / '--level'"
-        ) from None
+    options = make_options(
+        rate=rate, bpp=bpp, psnr=psnr, device=device, level=parse_level(level)
+    )
     if options.target is not None and not keep:
         raise typer.BadParameter(
             "lossy output cannot give the original back: keep the originals", param_hint="'--rm'"
@@ -202,12 +198,7 @@ def decompress(
 
     Walking a folder (-r) takes its .jrz files only.
     """
-    from .options import Options
-
-    try:
-        options = Options(device=device)
-    except BadOption as error:
-        raise typer.BadParameter(str(error), param_hint="'--device'") from None
+    options = make_options(device=device)
     flags = (recursive, jobs, force, keep, quiet, verbose, json_output, debug)
     _convert(False, files, output, *flags, options)
 

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from .errors import BadOption
+from .options import Options
+
 if TYPE_CHECKING:
     from .batch import Report
 
@@ -30,8 +33,7 @@ Rate = Annotated[
     typer.Option(
         metavar="R",
         help="Target size as a fraction of the lossless size, in (0, 1]; 1.0 is lossless. "
-        "Below 1.0 (jpegzip compress only, not on a cluster) the .jrz decompresses to a new, "
-        "smaller JPEG (lossy).",
+        "Below 1.0 the .jrz decompresses to a new, smaller JPEG (lossy).",
     ),
 ]
 Bpp = Annotated[
@@ -73,6 +75,16 @@ Level = Annotated[
 def parse_level(text: str) -> int | str:
     """``--level``'s text as Options takes it: a number, or "max"."""
     return int(text) if text.strip().isdigit() else text.strip().lower()
+
+
+def make_options(**fields: Any) -> Options:
+    """The options from the flags of a command; a value Options refuses is a usage error
+    (exit 2) that names those flags."""
+    try:
+        return Options(**fields)
+    except BadOption as error:
+        flags = " / ".join(f"'--{name.replace('_', '-')}'" for name in fields)
+        raise typer.BadParameter(str(error), param_hint=flags) from None
 
 
 EXAMPLES = "\b\nExamples:\n"

@@ -17,15 +17,18 @@ from .cli_shared import (
     EXAMPLES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    Bpp,
     Debug,
     Device,
     Json,
     Level,
+    Psnr,
     Quiet,
     Rate,
     Verbose,
     exit_status,
     finish,
+    make_options,
     parse_level,
     stderr_console,
 )
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from rich.console import Console
+
+    from .options import Options
 
 app = typer.Typer(
     name="cluster",
@@ -114,7 +119,8 @@ _EXTRA = "pip install 'jpegzip[cluster]'"
     epilog=EXAMPLES + "  jpegzip cluster compress photos/ archive/                # LocalCluster\n"
     "  jpegzip cluster compress s3://bucket/photos s3://bucket/archive "
     "--scheduler tcp://head:8786\n"
-    "  jpegzip cluster compress photos/ archive/ --scheduler-file scheduler.json --json"
+    "  jpegzip cluster compress photos/ archive/ --scheduler-file scheduler.json --json\n"
+    "  jpegzip cluster compress photos/ archive/ --rate 0.9          # lossy, as compress"
 )
 def compress(
     source: Source,
@@ -124,6 +130,8 @@ def compress(
     workers: Workers = None,
     files_per_task: FilesPerTask = None,
     rate: Rate = 1.0,
+    bpp: Bpp = None,
+    psnr: Psnr = None,
     device: Device = "auto",
     level: Level = str(DEFAULT_LEVEL),
     force: Overwrite = False,
@@ -136,11 +144,15 @@ def compress(
     """Compress every JPEG under SRC into a .jrz under DST (verified before writing).
 
     Files that are not JPEGs are skipped; a rerun skips the outputs that the manifest
-    (DST/jpegzip-manifest.jsonl) or a decode proves done, so a killed job resumes.
+    (DST/jpegzip-manifest.jsonl) or a decode proves done for the same target, so a killed
+    job resumes. Lossy targets (--rate below 1, --bpp, --psnr) work as in jpegzip compress.
     """
+    options = make_options(
+        rate=rate, bpp=bpp, psnr=psnr, device=device, level=parse_level(level)
+    )
     cluster = (scheduler, scheduler_file, workers, files_per_task)
     flags = (force, recheck, quiet, verbose, json_output, debug)
-    _run(True, source, destination, cluster, flags, rate, device, parse_level(level))
+    _run(True, source, destination, cluster, flags, options)
 
 
 @app.command(
@@ -163,9 +175,10 @@ def decompress(
     debug: Debug = False,
 ) -> None:
     """Decompress every .jrz under SRC back into its original JPEG under DST."""
+    options = make_options(device=device)
     cluster = (scheduler, scheduler_file, workers, files_per_task)
     flags = (force, recheck, quiet, verbose, json_output, debug)
-    _run(False, source, destination, cluster, flags, 1.0, device)
+    _run(False, source, destination, cluster, flags, options)
 
 
 def _run(
@@ -174,16 +187,12 @@ def _run(
     destination: str,
     cluster: tuple[str | None, str | None, int | None, int | None],
     flags: tuple[bool, bool, bool, bool, bool, bool],
-    rate: float,
-    device: str,
-    level: int | str = DEFAULT_LEVEL,
+    options: Options,
 ) -> None:
-    """Check the flags, plan, connect, run with progress, summarise, exit (``level``: only
-    compressing reads it)."""
+    """Check the flags, plan, connect, run with progress, summarise, exit."""
     from . import display
-    from .api import Codec
     from .batch import describe_error
-    from .errors import BadOption, JpegzipError, LossyNotAvailable
+    from .errors import JpegzipError
 
     scheduler, scheduler_file, workers, files_per_task = cluster
     force, recheck, quiet, verbose, json_output, debug = flags
@@ -191,11 +200,6 @@ def _run(
         raise typer.BadParameter("choose one of --quiet and --verbose", param_hint="'-q' / '-v'")
     if workers is not None and (scheduler or scheduler_file):
         raise typer.BadParameter("is for the LocalCluster, not with --scheduler", param_hint="'-j'")
-    try:
-        options = Codec(rate, device, level).options  # the codec validates them, once, here
-    except (BadOption, LossyNotAvailable) as error:
-        raise typer.BadParameter(str(error), param_hint="'--rate' / '--device' / '--level'"
-                                 ) from None
     console = stderr_console()
     engine = _engine(console)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C

@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import BadOption, LimitExceeded, LossyNotAvailable
+from .errors import BadOption, LimitExceeded
 from .limits import MAX_COEFFICIENTS, MAX_INPUT_BYTES
 
 if TYPE_CHECKING:
@@ -111,14 +111,6 @@ class Options:
         if self.psnr is not None:
             return Target("psnr", float(self.psnr))
         return None if self.rate == LOSSLESS_RATE else Target("rate", float(self.rate))
-
-    def require_lossless(self, where: str) -> None:
-        """Refuse a lossy target where lossy mode is not available, rather than ignore it."""
-        if self.target is not None:
-            raise LossyNotAvailable(
-                f"lossy mode is not available {where}; use rate 1.0 (lossless) there, "
-                "or jpegzip compress FILE --rate R"
-            )
 
 
 def available_cores() -> int:

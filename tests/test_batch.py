@@ -19,7 +19,7 @@ from PIL import Image
 import jpegzip
 from jpegzip import api, batch, container, workers
 from jpegzip.batch import Settings, Status
-from jpegzip.errors import BadOption, LossyNotAvailable, NotJpegError, VerificationFailed
+from jpegzip.errors import BadOption, NotJpegError, VerificationFailed
 from jpegzip.inspection import inspect
 from jpegzip.jpeg.metadata import read_metadata
 from jpegzip.options import Options
@@ -271,8 +271,6 @@ def test_codec_pickles_by_options_and_serves_threads(make_jpeg):
         packed = list(pool.map(codec.compress, originals))
         restored = list(pool.map(codec.decompress, packed))
     assert restored == originals
-    with pytest.raises(LossyNotAvailable):
-        jpegzip.Codec(rate=0.5)
 
 
 def test_codec_file_helpers(tmp_path, jpeg_bytes):

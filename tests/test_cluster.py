@@ -24,7 +24,7 @@ from jpegzip.batch import Status  # noqa: E402
 from jpegzip.cli import app  # noqa: E402
 from jpegzip.cluster import FileRecord, Location, manifest, tasks  # noqa: E402
 from jpegzip.errors import OutputExists  # noqa: E402
-from jpegzip.options import DEFAULT  # noqa: E402
+from jpegzip.options import DEFAULT, Options  # noqa: E402
 
 JPEGS = 20
 FAULT = "sub/img07.jpg"  # the file whose worker dies in the fault test
@@ -146,6 +146,36 @@ def test_a_rerun_skips_what_the_manifest_proves_done(client, photos, tmp_path):
     assert {o.reason for o in report.outcomes} == {"already-done", "not-jpeg"}
 
 
+def test_lossy_gives_the_command_s_bytes_and_a_rerun_resumes_per_target(
+    client, tmp_path, make_jpeg
+):
+    photos, archive = tmp_path / "photos", tmp_path / "archive"
+    photos.mkdir()
+    for seed in range(2):
+        (photos / f"p{seed}.jpg").write_bytes(make_jpeg(192, 128, seed=seed, quality=92))
+    lossy = Options(rate=0.8)
+    job = cluster.new_job(str(photos), str(archive), compressing=True, options=lossy)
+
+    report = cluster.run(cluster.plan(job), client)
+
+    assert counts(report) == {"done": 2, "stored": 0, "skipped": 0, "failed": 0}
+    assert all(outcome.lossy["target"] == "rate" for outcome in report.outcomes)
+    for name in ("p0", "p1"):  # what jpegzip compress --rate 0.8 writes
+        api.compress_file(photos / f"{name}.jpg", tmp_path / f"{name}.jrz", options=lossy)
+        assert (archive / f"{name}.jrz").read_bytes() == (tmp_path / f"{name}.jrz").read_bytes()
+        assert container.read((archive / f"{name}.jrz").read_bytes()).mode.value == "lossy"
+    assert {record["target"] for record in manifest_of(archive).values()} == {"rate 0.8"}
+
+    again = cluster.run(cluster.plan(job, recheck=True), client)  # decodes both outputs
+    assert counts(again) == {"done": 0, "stored": 0, "skipped": 2, "failed": 0}
+
+    other = cluster.new_job(str(photos), str(archive), compressing=True, options=Options(rate=0.7))
+    plan = cluster.plan(other)
+    assert all(item.resumed is None for item in plan.tasks)  # made for another target
+    failed = cluster.run(plan, client)
+    assert {outcome.code for outcome in failed.outcomes} == {"output-exists"}
+
+
 class KillWorkerOn(distributed.WorkerPlugin):
     """In every worker (restarted ones too): die while writing ``trigger``'s output,
     leaving a temporary file behind as a killed writer does."""
@@ -253,8 +283,9 @@ def test_a_rerun_that_finds_outputs_keeps_the_record_of_their_conversion():
     assert state["a.jpg"] == done
     manifest.merge(state, [failed, again])
     assert state["a.jpg"] == again
-    assert done.trusted(10, {"a.jrz": 8})
-    assert not done.trusted(11, {"a.jrz": 8}) and not done.trusted(10, {"a.jrz": 7})
+    assert done.trusted(10, {"a.jrz": 8}, None)
+    assert not done.trusted(11, {"a.jrz": 8}, None) and not done.trusted(10, {"a.jrz": 7}, None)
+    assert not done.trusted(10, {"a.jrz": 8}, "rate 0.8")  # made lossless, not for 0.8
     assert cluster.auto_files_per_task(200, 2) == 13
     assert cluster.auto_files_per_task(10**7, 1000) == 64
 
@@ -288,7 +319,7 @@ def test_the_command_converts_on_a_given_scheduler(client, photos, tmp_path):
 @pytest.mark.parametrize(
     "arguments, status, text",
     [
-        (["--rate", "0.5"], 2, "lossy"),
+        (["--rate", "0.5", "--psnr", "40"], 2, "one lossy target"),
         (["--device", "tpu"], 2, "device"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], 2, "LocalCluster"),
     ],

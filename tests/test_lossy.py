@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PIL import Image
 
 import jpegzip
 from jpegzip import api
-from jpegzip.errors import BadOption, LossyNotAvailable
+from jpegzip.errors import BadOption
 from jpegzip.jpeg import read_jpeg
 from jpegzip.jpeg.baseline import optimal_huffman_table, write_baseline
 from jpegzip.jpeg.metadata import read_metadata
@@ -265,9 +266,16 @@ def test_bad_targets_are_refused(values):
         Options(**values)
 
 
-def test_codec_stays_lossless_only():
-    with pytest.raises(LossyNotAvailable, match="Codec"):
-        jpegzip.Codec(rate=0.5)
+def test_codec_compresses_to_the_same_lossy_bytes_as_the_api():
+    codec = pickle.loads(pickle.dumps(jpegzip.Codec(rate=0.8, device="cpu")))
+    assert repr(codec) == "Codec(rate=0.8, device='cpu', level=2)"
+    packed, result = codec.compress_with_result(SAMPLE)
+    assert result.mode == "lossy" and packed == jpegzip.compress(SAMPLE, rate=0.8)
+    by_psnr = jpegzip.Codec(psnr=40.0)
+    assert by_psnr.options.target == Options(psnr=40.0).target
+    assert by_psnr.compress(SAMPLE) == api.compress_with_result(SAMPLE, Options(psnr=40.0))[0]
+    with pytest.raises(BadOption, match="one lossy target"):
+        jpegzip.Codec(rate=0.8, bpp=1.0)
 
 
 def test_shipped_ladder_is_identity_at_zero_and_only_coarsens():

@@ -130,7 +130,8 @@ def plan(job: Job, recheck: bool = False) -> Plan:
             problems.append(FileRecord.failed(relative, size, target, error, shown))
             continue
         record = records.get(relative)
-        resumed = record if record is not None and record.trusted(size, outputs) else None
+        trusted = record is not None and record.trusted(size, outputs, job.target)
+        resumed = record if trusted else None
         items.append(Item(relative, size, shown, resumed))
     return Plan(job, items, problems)
 

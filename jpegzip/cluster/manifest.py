@@ -2,14 +2,15 @@
 
 ``jpegzip-manifest.jsonl`` holds, per source (named relative to SRC), its size and SHA-256,
 its output (relative to DST) and that output's size, the mode and the status (with the
-reason, or the error's code and message). Each task also writes its own records as a small
-part in ``.jpegzip-manifest.d/`` as soon as its files are done, so they outlive a killed
-client; a run that finishes folds the parts and its own records into the manifest (latest
-record per source wins, but a rerun's "already done" never hides the record of the
-conversion) and removes the parts. A rerun trusts a record of a conversion when the source
-still has the recorded size and the output is there with the recorded size: that is the
-proof of a verified output that lets a killed job of millions of files resume without
-decoding everything again (``--recheck`` decodes anyway).
+reason, or the error's code and message), and the lossy target it was made for. Each task
+also writes its own records as a small part in ``.jpegzip-manifest.d/`` as soon as its
+files are done, so they outlive a killed client; a run that finishes folds the parts and
+its own records into the manifest (latest record per source wins, but a rerun's "already
+done" never hides the record of the conversion) and removes the parts. A rerun trusts a
+record of a conversion for the same lossy target (or none) when the source still has the
+recorded size and the output is there with the recorded size: that is the proof of a
+verified output that lets a killed job of millions of files resume without decoding
+everything again (``--recheck`` decodes anyway).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ _CONVERTED = (Status.DONE.value, Status.STORED.value)
 class FileRecord:
     """One source file's line. ``status`` is the file's state: done or stored (its output
     is written and verified), skipped (not a JPEG) or failed. ``sha256`` is of the source's
-    bytes (hex); ``output_size`` and ``mode`` describe the output. Reason "already-done":
-    this run found the output verified and skipped the file."""
+    bytes (hex); ``output_size`` and ``mode`` describe the output; ``target`` is the lossy
+    target it was made for ("rate 0.9"; None: lossless), ``lossy`` what it reached and
+    ``note`` why the target kept a lossless .jrz, as in the local batch. Reason
+    "already-done": this run found the output verified and skipped the file."""
 
     source: str
     size: int
@@ -48,6 +51,9 @@ class FileRecord:
     message: str | None = None
     seconds: float = 0.0
     trace: str | None = field(default=None, repr=False, compare=False)
+    target: str | None = None
+    lossy: dict[str, Any] | None = None
+    note: str | None = None
 
     @classmethod
     def failed(
@@ -79,10 +85,11 @@ class FileRecord:
         """Whether this records an output that was written and verified."""
         return self.status in _CONVERTED
 
-    def trusted(self, size: int, outputs: dict[str, int]) -> bool:
-        """Whether a rerun may skip this source without looking at it again."""
+    def trusted(self, size: int, outputs: dict[str, int], target: str | None) -> bool:
+        """Whether a rerun for ``target`` may skip this source without looking at it again."""
         return (
             self.converted()
+            and self.target == target
             and self.size == size
             and self.destination is not None
             and outputs.get(self.destination) == self.output_size
@@ -104,6 +111,8 @@ class FileRecord:
             bytes_out=0 if skipped else self.output_size or 0,
             seconds=self.seconds,
             trace=self.trace,
+            lossy=None if skipped else self.lossy,
+            note=None if skipped else self.note,
         )
 
 

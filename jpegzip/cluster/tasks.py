@@ -44,13 +44,19 @@ class Job:
         suffix = JRZ_SUFFIX if self.compressing else JPEG_SUFFIX
         return str(PurePosixPath(relative).with_suffix(suffix))
 
+    @property
+    def target(self) -> str | None:
+        """The lossy target as the manifest records it ("rate 0.9"); None for lossless."""
+        target = self.options.target
+        return None if target is None else f"{target.kind} {target.value!r}"
+
 
 class CodecPlugin(WorkerPlugin):
     """Loads the model when a worker starts (or restarts), before its first task."""
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.name = f"jpegzip-codec-{options.rate:g}-{options.device}"
+        self.name = f"jpegzip-codec-{options}"
 
     def setup(self, worker: object) -> None:
         codec_for(self.options)
@@ -91,7 +97,8 @@ def convert_one(job: Job, codec: api.Codec, relative: str, size: int) -> FileRec
 
 def _convert(job: Job, codec: api.Codec, relative: str, target: str) -> FileRecord:
     data = job.source.read(relative, job.options)
-    found = FileRecord(relative, len(data), "", target, container.sha256(data).hex())
+    digest = container.sha256(data).hex()
+    found = FileRecord(relative, len(data), "", target, digest, target=job.target)
     if job.compressing and not data.startswith(api.START_OF_IMAGE):
         return replace(
             found,
@@ -121,13 +128,15 @@ def _convert(job: Job, codec: api.Codec, relative: str, target: str) -> FileReco
         output_size=len(output),
         mode=result.mode,
         reason=result.stored_reason,
+        lossy=result.lossy.summary(len(output)) if result.lossy else None,
+        note=result.note,
     )
 
 
 def _verified_output(job: Job, target: str, data: bytes) -> tuple[str, int] | None:
-    """The mode and size of an output that is already there and gives the source back;
-    None when there is none. Raises OutputExists when one is there but does not verify
-    (``--force`` replaces it)."""
+    """The mode and size of an output that is already there and is what this job makes of
+    the source; None when there is none. Raises OutputExists when one is there but does
+    not verify (``--force`` replaces it)."""
     parsed = None if job.compressing else container.read(data)  # the source .jrz's header
     try:
         output = job.destination.read(target, job.options)
@@ -135,7 +144,7 @@ def _verified_output(job: Job, target: str, data: bytes) -> tuple[str, int] | No
         return None
     try:
         if parsed is None:
-            mode = api.verify(output, data).mode  # a full decode, compared byte for byte
+            mode = _compressed_from(job, output, data)
         elif container.sha256(output) == parsed.original_sha256:
             mode = parsed.mode.value
         else:
@@ -144,6 +153,22 @@ def _verified_output(job: Job, target: str, data: bytes) -> tuple[str, int] | No
         message = f"{job.destination.show(target)} already exists and does not verify"
         raise OutputExists(message) from error
     return mode, len(output)
+
+
+def _compressed_from(job: Job, output: bytes, data: bytes) -> str:
+    """The mode of a .jrz that compressing ``data`` for this job would keep: it decodes,
+    with every check, to ``data``, or, with a lossy target, it is a lossy .jrz of ``data``
+    for that target, or a lossless one that lossy mode cannot improve on (as the local
+    batch decides). Raises a JpegzipError when it is not."""
+    decoded, result = api.decompress_with_result(output, job.options)
+    lossy = job.options.target
+    if lossy is not None and api.lossy_made_for(output, container.sha256(data), lossy):
+        return result.mode
+    if decoded != data:
+        raise OutputExists("it does not give the source back")
+    if lossy is not None and codec_for(job.options).compress_with_result(data)[1].lossy:
+        raise OutputExists(f"it is not lossy, and {job.target} makes a lossy .jrz of it")
+    return result.mode
 
 
 def _already_done(job: Job, found: FileRecord, mode: str, output_size: int) -> FileRecord:
