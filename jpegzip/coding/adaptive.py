@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..jit import kernel
 from .rangecoder import (
     DECODER_POSITION,
     ENCODER_POSITION,
@@ -319,7 +320,7 @@ def _contexts_of(fine, side, i, context_map, sign_count, magnitude_count):
     return f, context_map[f], side[i, 0], keys
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_counts, priors,
             prob_map, side_state, sign_at):
     """Code the residuals values - pred of one step (side contexts: one row per value, or
@@ -360,7 +361,7 @@ def _encode(st, out, fine, values, pred, side, context_map, fine_counts, table_c
     return 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _decode(st, data, fine, pred, side, values, context_map, fine_counts, table_counts, priors,
             prob_map, side_state, sign_at):
     """Invert _encode: fill values; -1 when a context is unknown."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..jit import kernel
+
 ROOT, DIAG, AXIAL = 0, 1, 2
 FIX = 12  # fixed-point bits of the DC edge weights
 GRADIENT_CLAMP = 1 << 40  # far beyond any real image; keeps int64 sums exact
@@ -40,7 +42,7 @@ ESTIMATE_KEYS = 64
 REMAINING_KEYS = 64
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def lattice_blocks(height, width, kind, h, out):
     """Flat indices of the blocks coded by one lattice step; returns their count."""
     if kind == ROOT:
@@ -76,7 +78,7 @@ def _neighbour(kind, d, h):
     return (0, 0, -h, h)[d], (-h, h, 0, 0)[d]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def nnz_contexts(nnz, kind, h, base, avg_lut, cmap, idx, pred, ctx):
     """Nonzero-AC count per block, predicted by the mean count of its lattice neighbours."""
     height, width = nnz.shape
@@ -103,7 +105,7 @@ def nnz_contexts(nnz, kind, h, base, avg_lut, cmap, idx, pred, ctx):
     return n
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def nnz_commit(nnz, rem, idx, values):
     """Store decoded counts; returns their sum, or -1 when one is outside 0..63."""
     nnzf = nnz.reshape(nnz.size)
@@ -131,7 +133,7 @@ def _signed_bucket(v):
     return 2 + (v > 0) + (v > 2) - (v < 0) - (v < -2)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def ac_contexts(z, rem, nnz, active, count, k, half, lower, bases, cmap, luts, learned, mix,
                 encode, out):
     """AC coefficient k of the blocks of one checkerboard half that still hold nonzeros.
@@ -276,7 +278,7 @@ def ac_contexts(z, rem, nnz, active, count, k, half, lower, bases, cmap, luts, l
     return n, keep, nonzero
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def ac_commit(z, rem, k, idx, values):
     """Store coefficient k; returns how many were nonzero, or -1 outside int16."""
     blocks = rem.size
@@ -295,7 +297,7 @@ def ac_commit(z, rem, k, idx, values):
     return nonzero
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def gather(plane, idx, out):
     """Encoder targets: plane[idx] (a coefficient plane, or the nonzero counts)."""
     flat = plane.reshape(plane.size)
@@ -304,7 +306,7 @@ def gather(plane, idx, out):
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def to_zigzag(truth, zigzag, z, count, dc):
     """Encoder: natural-order (h, w, 64) blocks -> the AC of zigzag planes z (64, h, w),
     the nonzero AC count and the DC of every block. z[0] stays zero: the DC is coded last,
@@ -326,7 +328,7 @@ def to_zigzag(truth, zigzag, z, count, dc):
                 count[i, j] += v != 0  # no branch: a mispredicted one per coefficient
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def to_natural(z, zigzag, out):
     """Decoder: zigzag planes (64, h, w) -> natural-order int16 blocks (h, w, 64)."""
     height, width = out.shape[0], out.shape[1]
@@ -339,7 +341,7 @@ def to_natural(z, zigzag, out):
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def split_active(nnz, half0, half1):
     """Blocks with nonzero AC, per checkerboard half, in raster order; returns the counts.
     Each entry is flat index << 2 | FIRST_COLUMN | LAST_COLUMN (no division per visit)."""
@@ -363,7 +365,7 @@ def split_active(nnz, half0, half1):
     return n0, n1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # allocates its planes
 def dc_paths(z, row_zz, col_zz, row_q, col_q, weights):
     """Running sums of the DC steps between neighbours that edge continuity predicts.
 
@@ -400,7 +402,7 @@ def dc_paths(z, row_zz, col_zz, row_q, col_q, weights):
     return cx, cy
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dc_contexts(z, nnz, cx, cy, q0, kind, h, base, spread_lut, act_lut, act_count, cmap,
                 idx, pred, ctx):
     """DC of one lattice step: mean over decoded lattice neighbours of (their DC + path).
@@ -457,7 +459,7 @@ def dc_contexts(z, nnz, cx, cy, q0, kind, h, base, spread_lut, act_lut, act_coun
     return n
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def dc_commit(z, idx, values):
     """Store decoded DC values; returns -1 when one is outside int16."""
     dc = z.reshape(64, z.shape[1] * z.shape[2])[0]

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, uint64
 
+from ..jit import kernel
+
 GROUPS: tuple[tuple[int, int], ...] = (
     (1, 3), (3, 6), (6, 10), (10, 15), (15, 21), (21, 36), (36, 64))  # zigzag [lo, hi)
 GROUP_OF = np.array([-1] + [g for g, (lo, hi) in enumerate(GROUPS) for _ in range(lo, hi)])
@@ -457,7 +459,7 @@ class _Scratch:
 # The compiled loops index flat arrays with unsigned integers: numba then needs no check
 # for negative indices, and the copies vectorize.
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always")
 def _run_length(positions, j, end):  # pragma: no cover - compiled
     """How many positions from j on (before end) are consecutive."""
     run = 1
@@ -466,14 +468,14 @@ def _run_length(positions, j, end):  # pragma: no cover - compiled
     return run
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _gather(plane, positions, offsets, fields):  # pragma: no cover - compiled
     """fields[b, t * channels + c, j] = plane[c, positions[b * width + j] + offsets[t]];
     columns past the positions are 0. Runs of consecutive positions are copied as runs."""
     blocks, rows, width = fields.shape
     channels, length = plane.shape
-    source = plane.ravel()
-    target = fields.ravel()
+    source = plane.reshape(plane.size)
+    target = fields.reshape(fields.size)
     count = positions.shape[0]
     for b in range(blocks):
         j0 = b * width
@@ -494,13 +496,13 @@ def _gather(plane, positions, offsets, fields):  # pragma: no cover - compiled
                 fields[b, k, jj] = 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scatter(products, bias, scale, positions, into):  # pragma: no cover - compiled
     """into[o, positions[j]] = clamp(floor((product + bias[o]) * scale[o]), 0, 255): exact,
     every value an integer below 2^24 and scale a power of two."""
     blocks, outs, width = products.shape
-    source = products.ravel()
-    target = into.ravel()
+    source = products.reshape(products.size)
+    target = into.reshape(into.size)
     length = into.shape[1]
     count = positions.shape[0]
     for b in range(blocks):
