@@ -26,6 +26,8 @@ from .cli_shared import (
     Device,
     Json,
     Level,
+    MaxCoefficients,
+    MaxInputSize,
     Psnr,
     Quiet,
     Rate,
@@ -38,6 +40,7 @@ from .cli_shared import (
 )
 from .cluster_cli import app as cluster_app
 from .errors import BadOption
+from .limits import MAX_COEFFICIENTS, MAX_INPUT_BYTES
 from .options import DEFAULT_LEVEL
 
 if TYPE_CHECKING:
@@ -151,6 +154,8 @@ def compress(
     psnr: Psnr = None,
     device: Device = "auto",
     level: Level = str(DEFAULT_LEVEL),
+    max_input_size: MaxInputSize = MAX_INPUT_BYTES,
+    max_coefficients: MaxCoefficients = MAX_COEFFICIENTS,
 ) -> None:
     """Compress JPEG files into .jrz files, losslessly by default (verified before writing).
 
@@ -165,8 +170,9 @@ def compress(
     and the lossless ones lossy mode keeps.
     """
     options = make_options(
-        rate=rate, bpp=bpp, psnr=psnr, device=device, level=parse_level(level)
-    )
+        rate=rate, bpp=bpp, psnr=psnr, device=device, level=parse_level(level),
+        max_input_bytes=max_input_size, max_coefficients=max_coefficients,
+    )  # fmt: skip
     if options.target is not None and not keep:
         raise typer.BadParameter(
             "lossy output cannot give the original back: keep the originals", param_hint="'--rm'"
@@ -193,12 +199,16 @@ def decompress(
     json_output: Json = False,
     debug: Debug = False,
     device: Device = "auto",
+    max_input_size: MaxInputSize = MAX_INPUT_BYTES,
+    max_coefficients: MaxCoefficients = MAX_COEFFICIENTS,
 ) -> None:
     """Decompress .jrz files back into the original JPEGs, byte for byte.
 
     Walking a folder (-r) takes its .jrz files only.
     """
-    options = make_options(device=device)
+    options = make_options(
+        device=device, max_input_bytes=max_input_size, max_coefficients=max_coefficients
+    )
     flags = (recursive, jobs, force, keep, quiet, verbose, json_output, debug)
     _convert(False, files, output, *flags, options)
 

@@ -6,6 +6,7 @@ the other's internals."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,7 +14,8 @@ import typer
 from rich.console import Console
 
 from .errors import BadOption
-from .options import Options
+from .limits import MAX_COEFFICIENTS, MAX_INPUT_BYTES
+from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
     from .batch import Report
@@ -48,6 +50,59 @@ Psnr = Annotated[
         "original's (instead of --rate).",
     ),
 ]
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?)\s*(?:([KMGT])(I?B)?|B)?\s*", re.IGNORECASE)
+_UNITS = "KMGT"
+
+
+def parse_size(text: str | int) -> int:
+    """A size as the limit flags take it: a number, or one with K, M, G or T (powers of
+    1024; KiB... too) or KB, MB, GB, TB (powers of 1000): 300M, 1.5G, 500000000."""
+    if isinstance(text, int):  # a default
+        return text
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not a size (for example 300M, 2G, 500000000)")
+    number, unit, tail = match.groups()
+    base = 1000 if tail is not None and tail.upper() == "B" else 1024
+    size = int(float(number) * base ** (_UNITS.index(unit.upper()) + 1 if unit else 0))
+    if size < 1:
+        raise typer.BadParameter(f"{text!r} is less than 1")
+    return size
+
+
+def show_size(size: int) -> str:
+    """A size as the flags take it, shortest first: 256M for 268435456."""
+    for power in range(len(_UNITS), 0, -1):
+        if size % 1024**power == 0:
+            return f"{size // 1024**power}{_UNITS[power - 1]}"
+    return str(size)
+
+
+MaxInputSize = Annotated[
+    int,
+    typer.Option(
+        "--max-input-size",
+        metavar="SIZE",
+        parser=parse_size,
+        help="The largest input taken, JPEG or .jrz (nor a .jrz whose original is larger): "
+        "bytes, or with K, M, G (powers of 1024) or KB, MB, GB (powers of 1000). "
+        f"Default: {show_size(MAX_INPUT_BYTES)}.",
+        show_default=False,
+    ),
+]
+MaxCoefficients = Annotated[
+    int,
+    typer.Option(
+        "--max-coefficients",
+        metavar="N",
+        parser=parse_size,
+        help="The most DCT coefficients (64 per 8x8 block) an image may hold; a larger JPEG "
+        "is stored whole, a .jrz of one refused. Same suffixes as --max-input-size. "
+        f"Default: {show_size(MAX_COEFFICIENTS)} (16384 x 16384 in grayscale, about 180 MP "
+        "in 4:2:0).",
+        show_default=False,
+    ),
+]
 Device = Annotated[
     str,
     typer.Option(
@@ -79,12 +134,16 @@ def parse_level(text: str) -> int | str:
 
 def make_options(**fields: Any) -> Options:
     """The options from the flags of a command; a value Options refuses is a usage error
-    (exit 2) that names those flags."""
+    (exit 2) that names the flags given (all of them, if they were all defaults)."""
     try:
         return Options(**fields)
     except BadOption as error:
-        flags = " / ".join(f"'--{name.replace('_', '-')}'" for name in fields)
+        given = [name for name, value in fields.items() if value != getattr(DEFAULT, name)]
+        flags = " / ".join(f"'--{_FLAG_OF.get(name, name)}'" for name in given or fields)
         raise typer.BadParameter(str(error), param_hint=flags) from None
+
+
+_FLAG_OF = {"max_input_bytes": "max-input-size", "max_coefficients": "max-coefficients"}
 
 
 EXAMPLES = "\b\nExamples:\n"

@@ -22,6 +22,8 @@ from .cli_shared import (
     Device,
     Json,
     Level,
+    MaxCoefficients,
+    MaxInputSize,
     Psnr,
     Quiet,
     Rate,
@@ -32,6 +34,7 @@ from .cli_shared import (
     parse_level,
     stderr_console,
 )
+from .limits import MAX_COEFFICIENTS, MAX_INPUT_BYTES
 from .options import DEFAULT_LEVEL
 
 if TYPE_CHECKING:
@@ -134,6 +137,8 @@ def compress(
     psnr: Psnr = None,
     device: Device = "auto",
     level: Level = str(DEFAULT_LEVEL),
+    max_input_size: MaxInputSize = MAX_INPUT_BYTES,
+    max_coefficients: MaxCoefficients = MAX_COEFFICIENTS,
     force: Overwrite = False,
     recheck: Recheck = False,
     quiet: Quiet = False,
@@ -148,8 +153,9 @@ def compress(
     job resumes. Lossy targets (--rate below 1, --bpp, --psnr) work as in jpegzip compress.
     """
     options = make_options(
-        rate=rate, bpp=bpp, psnr=psnr, device=device, level=parse_level(level)
-    )
+        rate=rate, bpp=bpp, psnr=psnr, device=device, level=parse_level(level),
+        max_input_bytes=max_input_size, max_coefficients=max_coefficients,
+    )  # fmt: skip
     cluster = (scheduler, scheduler_file, workers, files_per_task)
     flags = (force, recheck, quiet, verbose, json_output, debug)
     _run(True, source, destination, cluster, flags, options)
@@ -167,6 +173,8 @@ def decompress(
     workers: Workers = None,
     files_per_task: FilesPerTask = None,
     device: Device = "auto",
+    max_input_size: MaxInputSize = MAX_INPUT_BYTES,
+    max_coefficients: MaxCoefficients = MAX_COEFFICIENTS,
     force: Overwrite = False,
     recheck: Recheck = False,
     quiet: Quiet = False,
@@ -175,7 +183,9 @@ def decompress(
     debug: Debug = False,
 ) -> None:
     """Decompress every .jrz under SRC back into its original JPEG under DST."""
-    options = make_options(device=device)
+    options = make_options(
+        device=device, max_input_bytes=max_input_size, max_coefficients=max_coefficients
+    )
     cluster = (scheduler, scheduler_file, workers, files_per_task)
     flags = (force, recheck, quiet, verbose, json_output, debug)
     _run(False, source, destination, cluster, flags, options)

@@ -20,6 +20,7 @@ _SUMMARY_COLUMNS = ("files", "done", "stored", "skipped", "failed", "in", "out",
 _HINTS = {
     "output-exists": " (use --force to overwrite)",
     "internal-error": " (rerun with --debug for a traceback)",
+    "limit-exceeded": " (raise it with --max-input-size)",
 }
 
 
@@ -208,6 +209,8 @@ def print_interrupted(console: Console, report: Report | None) -> None:
 def print_error(console: Console, source: str, message: str, code: str) -> None:
     """``jpegzip: <file>: <message> [<code>]``, on one line whatever the message holds."""
     hint = _HINTS.get(code, "")
+    if code == "limit-exceeded" and "coefficients" in message:  # the image's, not the file's
+        hint = " (raise it with --max-coefficients)"
     prefix = "internal error: " if code == "internal-error" else ""
     line = " ".join(f"{source}: {prefix}{message}{hint} [{code}]".split())
     console.print(Text.assemble(("jpegzip: ", "bold red"), line))

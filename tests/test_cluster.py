@@ -316,6 +316,19 @@ def test_the_command_converts_on_a_given_scheduler(client, photos, tmp_path):
     assert answer["exit_status"] == 0 and len(answer["files"]) == JPEGS + 1
 
 
+def test_the_command_s_limits_reach_the_workers(client, photos, tmp_path):
+    arguments = ["cluster", "compress", str(photos), str(tmp_path / "archive"), "--json", "-q",
+                 "--scheduler", client.scheduler.address, "--max-input-size", "100"]  # fmt: skip
+
+    result = CliRunner().invoke(app, arguments)
+
+    assert result.exit_code == 1, result.output
+    answer = json.loads(result.stdout)
+    assert answer["summary"]["failed"] == JPEGS and answer["summary"]["skipped"] == 1
+    assert {f["code"] for f in answer["files"] if f["status"] == "failed"} == {"limit-exceeded"}
+    assert "(raise it with --max-input-size) [limit-exceeded]" in result.stderr
+
+
 @pytest.mark.parametrize(
     "arguments, status, text",
     [
