@@ -8,7 +8,9 @@ coding of its requantized JPEG, plus a ``lossy`` section the api writes):
 - ``embedded`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails,
   an MPO's second image), each a nested lossless .jrz, blanked in ``raw-d1`` (embedded.py);
 - ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
-- ``coefficients``: the quantized DCT coefficients, coded by the context model.
+- ``coefficients``: the quantized DCT coefficients, coded by the context model; where the
+  side information has layout 2 (a scan cut, or low bits no scan codes), without the low bits
+  that every scan leaves zero (``known_zero_bits``), as the model needs no step it knows.
 The frame, tables and scan structure are not stored twice: decoding walks ``raw`` again.
 """
 
@@ -23,9 +25,9 @@ from . import container, embedded, header_dict
 from .errors import ContainerError, LimitExceeded, Unsupported
 from .jpeg import pack_side_info, read_jpeg, read_layout, split_planes, unpack_side_info
 from .jpeg.blocks import component_offsets
-from .jpeg.markers import JpegLayout
+from .jpeg.markers import JpegLayout, known_zero_bits
 from .jpeg.metadata import read_metadata
-from .jpeg.record import JpegRecord
+from .jpeg.record import JpegRecord, side_info_version
 from .jpeg.writer import write_jpeg
 from .options import DEFAULT, DEFAULT_LEVEL, Options
 
@@ -70,11 +72,16 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT, *,
     record = read_jpeg(jpeg, options.max_coefficients)
     layout = record.layout
     sampling = [(c.h, c.v) for c in layout.frame.components]
-    quant = _model_quant_tables(layout)
+    zero_bits = known_zero_bits(layout)
+    cut = any(info.cut is not None for info in record.side)
+    side_info = pack_side_info(record.side, 2 if cut or zero_bits.any() else 1)
+    planes = [plane >> bits if bits.any() else plane
+              for plane, bits in zip(record.planes(), zero_bits, strict=True)]
+    quant = _model_quant_tables(layout, zero_bits)
     return {
         **_header_sections(record.raw, options, embedded_jpegs),
-        "scans": zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(pack_side_info(record.side)),
-        "coefficients": encode_planes(record.planes(), quant, sampling,
+        "scans": zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(side_info),
+        "coefficients": encode_planes(planes, quant, sampling,
                                       _model(options.level).on_device(options.device),
                                       options.thread_count),
     }
@@ -124,6 +131,7 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
         raw = _restore_embedded(raw, sections[embedded.SECTION], options)
     scans = container.unzstd(sections["scans"], options.max_input_bytes, "scans section")
     side = unpack_side_info(scans)
+    without_zero_bits = side_info_version(scans) == 2  # layout 2: see encode_lossless
     try:
         layout = read_layout(raw, options.max_coefficients)
     except Exception as error:  # the header bytes must parse as they did when encoding
@@ -139,15 +147,17 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
     frame = layout.frame
     shapes = [frame.padded_grid(i) for i in range(len(frame.components))]
     sampling = [(c.h, c.v) for c in frame.components]
-    quant = _model_quant_tables(layout)
+    zero_bits = known_zero_bits(layout) * np.int16(without_zero_bits)
+    quant = _model_quant_tables(layout, zero_bits)
     from .model import load_model
 
     model = _model() if coded_with is None else load_model(coded_with)
     planes = decode_planes(sections["coefficients"], shapes, quant, sampling,
                            model.on_device(options.device), options.thread_count)
     coefficients = np.empty((int(component_offsets(frame)[-1]), 64), dtype=np.int16)
-    for plane, view in zip(planes, split_planes(layout, coefficients), strict=True):
-        view[...] = plane
+    views = split_planes(layout, coefficients)
+    for plane, view, bits in zip(planes, views, zero_bits, strict=True):
+        view[...] = plane << bits if bits.any() else plane
     return write_jpeg(JpegRecord(layout, raw, side, coefficients))
 
 
@@ -224,7 +234,9 @@ def _restore_embedded(raw: bytes, section: bytes, options: Options) -> bytes:
     return embedded.restore(raw, decoded)
 
 
-def _model_quant_tables(layout: JpegLayout) -> list[np.ndarray]:
+def _model_quant_tables(layout: JpegLayout, zero_bits: np.ndarray) -> list[np.ndarray]:
     """The tables the model sees as context. A DQT entry of 0 (seen in real files, though
-    T.81 forbids it) reads as 1: the model only needs a step size, not the exact value."""
-    return [np.maximum(table, 1) for table in layout.quant_tables]
+    T.81 forbids it) reads as 1: the model only needs a step size, not the exact value. A
+    coefficient coded without its ``zero_bits`` low bits has a step 2**bits as large."""
+    return [np.minimum(np.maximum(table, 1).astype(np.int64) << bits, 0xFFFF)
+            for table, bits in zip(layout.quant_tables, zero_bits, strict=True)]

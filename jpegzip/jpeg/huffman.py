@@ -93,3 +93,32 @@ def stack_encode_tables(tables: list[HuffmanTable | None]) -> tuple[np.ndarray, 
         if table is not None:
             codes[index], lengths[index] = table.encode_table
     return codes, lengths
+
+
+def _annex_k(counts: str, symbols: str) -> HuffmanTable:
+    return HuffmanTable(tuple(bytes.fromhex(counts)), bytes.fromhex(symbols))
+
+
+# The typical tables of T.81 Annex K.3 (Tables K.3 to K.6): what libjpeg decodes a scan
+# with when its slot 0 or 1 was never defined, as in Motion-JPEG frames, which leave out
+# their DHT. Keyed by (class: 0 DC, 1 AC; slot).
+STANDARD_TABLES = {
+    (0, 0): _annex_k("00010501010101010100000000000000", "000102030405060708090a0b"),
+    (0, 1): _annex_k("00030101010101010101010000000000", "000102030405060708090a0b"),
+    (1, 0): _annex_k(
+        "0002010303020403050504040000017d",
+        "01020300041105122131410613516107227114328191a1082342b1c11552d1f02433627282090a16"
+        "1718191a25262728292a3435363738393a434445464748494a535455565758595a63646566676869"
+        "6a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6"
+        "b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8"
+        "f9fa",
+    ),
+    (1, 1): _annex_k(
+        "00020102040403040705040400010277",
+        "000102031104052131061241510761711322328108144291a1b1c109233352f0156272d10a162434"
+        "e125f11718191a262728292a35363738393a434445464748494a535455565758595a636465666768"
+        "696a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4"
+        "b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8"
+        "f9fa",
+    ),
+}

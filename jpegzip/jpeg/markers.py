@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import NotJpegError, Unsupported
 from ..limits import MAX_COEFFICIENTS
-from .huffman import HuffmanTable
+from .huffman import STANDARD_TABLES, HuffmanTable
 
 # Zigzag index -> natural (row-major) index within an 8x8 block.
 ZIGZAG_TO_NATURAL = np.array(
@@ -118,6 +118,21 @@ class JpegLayout:
     quant_tables: list[np.ndarray] = field(default_factory=list)  # natural order, per component
 
 
+def known_zero_bits(layout: JpegLayout) -> np.ndarray:
+    """Per component and coefficient (natural order), how many low bits every scan leaves
+    zero: the smallest successive-approximation bit position (Al) of the scans that code
+    it. A progressive file that stops before its refinement scans has such bits; a
+    coefficient no scan codes is zero, and gets 0 here."""
+    count = len(layout.frame.components)
+    bits = np.full((count, 64), 64, dtype=np.int16)
+    for scan in layout.scans:
+        band = ZIGZAG_TO_NATURAL[scan.ss : scan.se + 1]
+        for index in scan.components:
+            bits[index, band] = np.minimum(bits[index, band], scan.al)
+    bits[bits == 64] = 0
+    return bits
+
+
 def _u16(data: bytes, pos: int) -> int:
     return (data[pos] << 8) | data[pos + 1]
 
@@ -129,6 +144,7 @@ class _Walker:
         self.data = data
         self.max_coefficients = max_coefficients
         self.frame: Frame | None = None
+        # Slots 0 and 1 hold the Annex K tables until a DHT defines them (as in libjpeg).
         self.dc_slots: dict[int, HuffmanTable] = {}
         self.ac_slots: dict[int, HuffmanTable] = {}
         self.quant_slots: dict[int, np.ndarray] = {}
@@ -204,8 +220,8 @@ class _Walker:
             if identifier not in ids or ids.index(identifier) in components:
                 raise Unsupported("bad-scan-header", f"unknown or repeated component {identifier}")
             components.append(ids.index(identifier))
-            dc.append(self.dc_slots.get(tables >> 4))
-            ac.append(self.ac_slots.get(tables & 15))
+            dc.append(self.dc_slots.get(tables >> 4, STANDARD_TABLES.get((0, tables >> 4))))
+            ac.append(self.ac_slots.get(tables & 15, STANDARD_TABLES.get((1, tables & 15))))
         ss, se = seg[1 + 2 * count], seg[2 + 2 * count]
         ah, al = seg[3 + 2 * count] >> 4, seg[3 + 2 * count] & 15
         scan = ScanHeader(tuple(components), tuple(dc), tuple(ac), ss, se, ah, al,
@@ -235,6 +251,9 @@ class _Walker:
         for dc, ac in zip(scan.dc_tables, scan.ac_tables, strict=True):
             if (needs_dc and dc is None) or (needs_ac and ac is None):
                 raise Unsupported("missing-huffman-table", "a scan uses an undefined table")
+            for table in (dc if needs_dc else None, ac if needs_ac else None):
+                if table is not None:  # the scan must be re-encodable with it
+                    _ = table.encode_table  # refuses a table that lists a symbol twice
 
 
 def walk_markers(

@@ -6,8 +6,9 @@ kinds it holds; one call decodes a whole scan. Beyond the coefficients a scan re
 - "reset points": blocks before which the encoder wrote out a pending EOB run although a
   greedy encoder would have extended it (libjpeg's 937-bit flush, short EOBn tables);
 - "extra zero runs": ZRL symbols written after a block's last nonzero coefficient.
-Anything else an encoder could choose differently is rejected with a status code, and the
-caller stores such files whole.
+A scan that stops early (a truncated file, damaged data, a choice the encoder cannot repeat)
+is cut: the kernel reports a status code, the first block not decoded and where its bits
+begin, so the blocks before it are coded and the bytes from there on are kept as they are.
 """
 
 from __future__ import annotations
@@ -259,10 +260,18 @@ def decode_scan(stream, segment_ends, order, block_comp, blocks_per_mcu, restart
                 dc_len, dc_sym, ac_len, ac_sym, coef, mode, ss, se, al,
                 pads, resets, zero_runs):  # fmt: skip
     """Decode one scan. ``stream`` holds ``bit_windows`` of the destuffed bytes;
-    ``segment_ends[s]`` is where restart interval s ends in it.
+    ``segment_ends[s]`` is where restart interval s ends in it (an interval that is not there
+    ends where it starts).
 
-    Returns (status, reset points found, zero runs found, bytes used by the last interval).
-    ``resets`` receives scan-order block indices; ``zero_runs`` (index, count) pairs.
+    Returns (status, reset points found, zero runs found, bytes used by the last interval,
+    cut, cut byte). ``resets`` receives scan-order block indices; ``zero_runs`` (index, count)
+    pairs. With status OK, cut is the block count. Otherwise the scan is cut before block
+    ``cut``: the first block whose bits are missing or do not decode as a re-encode would
+    write them, moved back to the start of an EOB run that block was part of, or the first
+    block after an interval with data left over; its bits begin in the destuffed byte ``cut
+    byte`` (an interval's padded end when ``cut`` starts one). Blocks from ``cut`` on that a
+    first scan of a band touched hold zeros there, except ``order[cut]`` (the caller clears
+    it); a refinement scan may have refined some of them.
     """
     return _DECODERS[mode](stream, segment_ends, order, block_comp, blocks_per_mcu,
                            restart_interval, dc_len, dc_sym, ac_len, ac_sym, coef, ss, se, al,
@@ -299,15 +308,18 @@ def _scan_decoder(mode):
             pred[:] = 0
             eob_run = 0
             previous_in_run = False
+            run_start = 0  # the block whose EOB symbol began the current run, and its bits
+            run_bitpos = 0
             for i in range(segment * per_segment, min((segment + 1) * per_segment, blocks)):
                 b = order[i]
                 t = block_comp[i]
+                block_bitpos = bitpos
+                in_run = eob_run > 0
+                status = 0
                 if mode == MODE_SEQUENTIAL:
                     status, bitpos, pred[t], zeros = _block_sequential(
                         stream, bitpos, dc_len, dc_sym, ac_len, ac_sym, t, coef, b, pred[t])
-                    if status != 0:
-                        return status, 0, 0, 0
-                    if zeros > 0:
+                    if status == 0 and zeros > 0:
                         zero_runs[n_zero_runs, 0] = i
                         zero_runs[n_zero_runs, 1] = zeros
                         n_zero_runs += 1
@@ -316,14 +328,16 @@ def _scan_decoder(mode):
                     length = dc_len[t, window]
                     size = np.int64(dc_sym[t, window])
                     if length == 0 or size > 15:
-                        return _BAD_CODE, 0, 0, 0
-                    bitpos += length
-                    pred[t] += _extend(_bits(stream, bitpos, size), size)
-                    bitpos += size
-                    value = pred[t] << al
-                    if value < -32768 or value > 32767:
-                        return _RANGE, 0, 0, 0
-                    coef[b, 0] = value
+                        status = _BAD_CODE
+                    else:
+                        bitpos += length
+                        pred[t] += _extend(_bits(stream, bitpos, size), size)
+                        bitpos += size
+                        value = pred[t] << al
+                        if value < -32768 or value > 32767:
+                            status = _RANGE
+                        else:
+                            coef[b, 0] = value
                 elif mode == MODE_DC_REFINE:
                     if _bits(stream, bitpos, 1):
                         coef[b, 0] = coef[b, 0] | (1 << al)
@@ -337,31 +351,38 @@ def _scan_decoder(mode):
                     if mode == MODE_AC_FIRST:
                         status, bitpos, run, zeros, began_with_eob = _block_ac_first(
                             stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al)
-                        if zeros > 0:
+                        if status == 0 and zeros > 0:
                             zero_runs[n_zero_runs, 0] = i
                             zero_runs[n_zero_runs, 1] = zeros
                             n_zero_runs += 1
                     else:
                         status, bitpos, run, began_with_eob = _block_ac_refine(
                             stream, bitpos, ac_len, ac_sym, t, coef, b, ss, se, al)
-                    if status != 0:
-                        return status, 0, 0, 0
-                    if began_with_eob and previous_in_run:
-                        resets[n_resets] = i
-                        n_resets += 1
-                    eob_run = run - 1 if run > 0 else 0
-                    previous_in_run = run > 0
-                if bitpos > end_bits:
-                    return _TRUNCATED, 0, 0, 0
+                    if status == 0:
+                        if began_with_eob and previous_in_run:
+                            resets[n_resets] = i
+                            n_resets += 1
+                        eob_run = run - 1 if run > 0 else 0
+                        previous_in_run = run > 0
+                        if run > 0:
+                            run_start = i
+                            run_bitpos = block_bitpos
+                if status == 0 and bitpos > end_bits:
+                    status = _TRUNCATED
+                if status != 0:
+                    if in_run:
+                        return status, n_resets, n_zero_runs, 0, run_start, run_bitpos >> 3
+                    return status, n_resets, n_zero_runs, 0, i, block_bitpos >> 3
             if eob_run > 0:
-                return _EOB_RUN, 0, 0, 0
+                return _EOB_RUN, n_resets, n_zero_runs, 0, run_start, run_bitpos >> 3
             used = bitpos - segment_start * 8
             used_bytes = (used + 7) >> 3
             pads[segment] = _bits(stream, bitpos, used_bytes * 8 - used)
             if segment < segments - 1 and segment_start + used_bytes != segment_ends[segment]:
-                return _JUNK, 0, 0, 0
+                next_block = (segment + 1) * per_segment
+                return _JUNK, n_resets, n_zero_runs, 0, next_block, segment_start + used_bytes
             segment_start = segment_ends[segment]
-        return OK, n_resets, n_zero_runs, used_bytes
+        return OK, n_resets, n_zero_runs, used_bytes, blocks, 0
 
     return decode
 

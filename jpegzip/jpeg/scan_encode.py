@@ -36,15 +36,18 @@ _NEW_WRITER = (_ZERO,) * 4  # output position, accumulator, bits held, missing-c
 
 def encode_scan(out, order, block_comp, blocks_per_mcu, restart_interval,
                 dc_codes, dc_lengths, ac_codes, ac_lengths, coef, mode, ss, se, al,
-                pads, resets, zero_runs):  # fmt: skip
+                pads, resets, zero_runs, cut=None):  # fmt: skip
     """Encode one scan into ``out``; returns (status, bytes written).
 
     ``out`` must hold the expected length plus BLOCK_BYTES_BOUND; writing past the
-    expected length is reported as ENCODE_OVERFLOW.
+    expected length is reported as ENCODE_OVERFLOW. ``cut``: encode only the blocks before
+    it (see scan_decode.decode_scan), ending with the pending EOB run and the whole bytes
+    written so far: no pad bits in the interval it cuts, no restart marker before it.
     """
+    coded = order.shape[0] if cut is None else cut
     return _ENCODERS[mode](out, order, block_comp, blocks_per_mcu, restart_interval,
                            dc_codes, dc_lengths, ac_codes, ac_lengths, coef, ss, se, al,
-                           pads, resets, zero_runs)  # fmt: skip
+                           pads, resets, zero_runs, coded)  # fmt: skip
 
 
 # The innermost helper is inlined by numba: LLVM leaves it a call, which makes writing over
@@ -123,7 +126,7 @@ def _scan_encoder(mode):
     @njit(cache=True)
     def encode(out, order, block_comp, blocks_per_mcu, restart_interval,
                dc_codes, dc_lengths, ac_codes, ac_lengths, coef, ss, se, al,
-               pads, resets, zero_runs):  # fmt: skip
+               pads, resets, zero_runs, coded):  # fmt: skip
         limit = out.shape[0] - BLOCK_BYTES_BOUND
         w = _NEW_WRITER
         blocks = order.shape[0]
@@ -137,10 +140,20 @@ def _scan_encoder(mode):
         reset_next = 0
         zero_next = 0
         for segment in range(segments):
+            first = segment * per_segment
+            last_block = min(first + per_segment, blocks)
+            if first >= coded:
+                break
+            if segment > 0:  # the restart marker that closes the interval before
+                pos, acc, nbits, missing = w
+                if pos + 1 < out.shape[0]:
+                    out[pos] = 0xFF
+                    out[pos + 1] = 0xD0 + ((segment - 1) % 8)
+                w = (pos + 2, acc, nbits, missing)
             pred[:] = 0
             eob_run = _ZERO
             n_pending = _ZERO
-            for i in range(segment * per_segment, min((segment + 1) * per_segment, blocks)):
+            for i in range(first, min(last_block, coded)):
                 b = order[i]
                 t = block_comp[i]
                 reset = reset_next < resets.shape[0] and resets[reset_next] == i
@@ -240,13 +253,8 @@ def _scan_encoder(mode):
             elif mode == MODE_AC_REFINE:
                 w = _refinement_eob_run(out, w, ac_codes, ac_lengths, block_comp[0], eob_run,
                                         pending, n_pending)  # fmt: skip
-            w = _put(out, w, np.int64(pads[segment]), (8 - w[2]) % 8)
-            pos, acc, nbits, missing = w
-            if segment < segments - 1:
-                if pos + 1 < out.shape[0]:
-                    out[pos] = 0xFF
-                    out[pos + 1] = 0xD0 + (segment % 8)
-                w = (pos + 2, acc, nbits, missing)
+            if last_block <= coded:  # a cut interval keeps only its whole bytes
+                w = _put(out, w, np.int64(pads[segment]), (8 - w[2]) % 8)
             if w[0] > limit:
                 return ENCODE_OVERFLOW, 0
         if w[3]:

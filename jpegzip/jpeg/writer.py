@@ -30,22 +30,30 @@ def write_jpeg(record: JpegRecord, *, exact_lengths: bool = True) -> bytes:
             out, order, block_comp, blocks_per_mcu, scan.restart_interval,
             dc_codes, dc_lengths, ac_codes, ac_lengths, record.coefficients,
             scan_mode(frame.progressive, scan), scan.ss, scan.se, scan.al,
-            info.pad_bits, info.reset_points, info.extra_zero_runs,
+            info.pad_bits, info.reset_points, info.extra_zero_runs, info.cut,
         )  # fmt: skip
-        if status != ENCODE_OK or (exact_lengths and written != info.entropy_coded_length):
+        written_length = written + len(info.tail)
+        if status != ENCODE_OK or (exact_lengths and written_length != info.entropy_coded_length):
             raise VerificationFailed(f"scan re-encode differs (status {status})")
         parts.append(record.raw[previous : scan.offset])
         parts.append(out[:written].tobytes())
+        parts.append(info.tail)
         previous = scan.offset
     parts.append(record.raw[previous:])
     return b"".join(parts)
 
 
 def _check_side_info(info: ScanSideInfo, blocks: int, interval: int) -> None:
-    """Side information from a .jrz must fit its scan before a kernel trusts its sizes: one
-    pad value per restart interval, and 1 to 3 ZRLs after a block's last nonzero (the most
-    a 63-coefficient band leaves room for, as scan_decode enforces)."""
-    segments = -(-blocks // interval) if interval else 1
+    """Side information from a .jrz must fit its scan before a kernel trusts its sizes: a
+    cut inside the scan, one pad value per restart interval it completes, and 1 to 3 ZRLs
+    after a block's last nonzero (the most a 63-coefficient band leaves room for, as
+    scan_decode enforces)."""
+    if info.cut is None:
+        segments = -(-blocks // interval) if interval else 1
+    elif 0 <= info.cut < blocks:
+        segments = info.cut // interval if interval else 0
+    else:
+        raise VerificationFailed("scan side information cuts outside the scan")
     runs = info.extra_zero_runs
     if info.pad_bits.size != segments or (
         runs.size and not 1 <= runs[:, 1].min() <= runs[:, 1].max() <= 3

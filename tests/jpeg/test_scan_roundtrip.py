@@ -9,7 +9,8 @@ import pytest
 
 from jpegzip.errors import ContainerError, NotJpegError, Unsupported, VerificationFailed
 from jpegzip.jpeg import pack_side_info, read_jpeg, unpack_side_info, write_jpeg
-from jpegzip.jpeg.markers import ZIGZAG_TO_NATURAL
+from jpegzip.jpeg.markers import ZIGZAG_TO_NATURAL, known_zero_bits
+from jpegzip.jpeg.record import side_info_version
 
 from .conftest import (
     FIXTURES,
@@ -70,11 +71,52 @@ def test_non_jpeg_is_refused(data):
         read_jpeg(data)
 
 
-@pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
-def test_truncated_scan_is_refused(cut):
+@pytest.mark.parametrize("options", [dict(), dict(progressive=True), dict(restart_marker_blocks=3)],
+                         ids=["baseline", "progressive", "restarts"])  # fmt: skip
+@pytest.mark.parametrize("kept", [0.3, 0.7, 0.99])
+def test_a_truncated_file_is_cut_and_rebuilt(options, kept):
+    """A file that ends ``kept`` of the way into its longest scan: the blocks before the cut
+    decode, the bytes from there on are the tail, and the scan is rebuilt exactly."""
+    data = pillow_jpeg(synthetic_photo(96, 64), quality=80, **options)
+    whole = read_jpeg(data)
+    lengths = [info.entropy_coded_length for info in whole.side]
+    longest = int(np.argmax(lengths))
+    start = whole.layout.scans[longest].offset + sum(lengths[:longest])  # in the file
+    truncated = data[: start + int(lengths[longest] * kept)]
+    record = read_jpeg(truncated)
+    assert write_jpeg(record) == truncated
+    assert [info.cut is not None for info in record.side] == [False] * longest + [True]
+    tail = record.side[-1].tail
+    assert truncated.endswith(tail) and len(tail) < 64  # at most the bytes of a block or two
+
+
+def test_a_file_cut_in_its_headers_or_before_its_first_block_is_refused():
     data = pillow_jpeg(synthetic_photo(96, 64), quality=80)
-    with pytest.raises(Unsupported):
-        read_jpeg(data[: int(len(data) * cut)])
+    scan_start = data.index(b"\xff\xda") + 14  # SOS of 3 components: 14 bytes
+    for end in (300, scan_start, scan_start + 1):
+        with pytest.raises(Unsupported):
+            read_jpeg(data[:end])
+
+
+def test_a_missing_restart_marker_cuts_the_scan_before_the_next_interval():
+    data = pillow_jpeg(synthetic_photo(96, 64), quality=80, restart_marker_blocks=3)
+    second = data.index(b"\xff\xd1")
+    damaged = data[:second] + b"\xff\xd5" + data[second + 2 :]  # out of sequence
+    record = read_jpeg(damaged)
+    assert write_jpeg(record) == damaged
+    (info,) = record.side
+    assert info.cut is not None and info.tail.startswith(b"\xff\xd5")
+    assert info.pad_bits.size == 2 and info.cut == 2 * 3 * 6  # 3 MCUs of 6 blocks (4:2:0)
+
+
+def test_a_damaged_byte_cuts_the_scan_and_keeps_the_rest():
+    data = pillow_jpeg(synthetic_photo(96, 64), quality=80)
+    middle = len(data) // 2
+    damaged = data[:middle] + b"\xff\x00\xff\x00\xff\x00" + data[middle + 6 :]
+    record = read_jpeg(damaged)
+    assert write_jpeg(record) == damaged
+    assert record.side[0].cut is not None
+    assert damaged.endswith(record.side[0].tail + b"\xff\xd9")  # the EOI stays a marker
 
 
 def _reencoded(record, side):
@@ -144,14 +186,57 @@ def test_split_eob_run_is_reproduced():
     assert reproduced > 0
 
 
-def test_side_info_bytes_round_trip_and_reject_truncation():
-    record = read_jpeg((FIXTURES / "jpeg" / "progressive_split_eob_run.jpg").read_bytes())
-    packed = pack_side_info(record.side)
+@pytest.mark.parametrize("fixture, version", [("progressive_split_eob_run.jpg", 1),
+                                               ("progressive_split_eob_run.jpg", 2),
+                                               ("truncated_progressive.jpg", 2)])  # fmt: skip
+def test_side_info_bytes_round_trip_and_reject_truncation(fixture, version):
+    record = read_jpeg((FIXTURES / "jpeg" / fixture).read_bytes())
+    packed = pack_side_info(record.side, version)
+    assert side_info_version(packed) == version
     unpacked = unpack_side_info(packed)
     for before, after in zip(record.side, unpacked, strict=True):
         assert before.entropy_coded_length == after.entropy_coded_length
         np.testing.assert_array_equal(before.pad_bits, after.pad_bits)
         np.testing.assert_array_equal(before.reset_points, after.reset_points)
         np.testing.assert_array_equal(before.extra_zero_runs, after.extra_zero_runs)
+        assert (before.cut, before.tail) == (after.cut, after.tail)
     with pytest.raises(ContainerError):
         unpack_side_info(packed[:-3])
+
+
+def test_side_info_layout_1_cannot_hold_a_cut_and_an_unknown_layout_is_refused():
+    record = read_jpeg((FIXTURES / "jpeg" / "truncated_progressive.jpg").read_bytes())
+    with pytest.raises(ValueError):
+        pack_side_info(record.side, 1)
+    with pytest.raises(ContainerError, match="unknown layout 3"):
+        unpack_side_info(b"\0\0\0\0\3" + pack_side_info(record.side, 2)[5:])
+
+
+def test_a_frame_without_huffman_tables_decodes_with_those_of_annex_k():
+    """Motion-JPEG frames leave out their DHT; libjpeg-turbo then uses T.81's typical
+    tables, which are also what libjpeg writes unless asked to optimize."""
+    data = pillow_jpeg(synthetic_photo(48, 32), quality=85)
+    start = data.index(b"\xff\xc4")
+    end = data.index(b"\xff\xda")  # libjpeg writes its DHT segments together before SOS
+    frame = data[:start] + data[end:]
+    record = read_jpeg(frame)
+    assert write_jpeg(record) == frame
+    np.testing.assert_array_equal(record.coefficients, read_jpeg(data).coefficients)
+
+
+def test_known_zero_bits_are_the_lowest_bit_position_any_scan_codes():
+    data = pillow_jpeg(synthetic_photo(64, 48), quality=90, progressive=True)
+    record = read_jpeg(data)
+    assert not known_zero_bits(record.layout).any()  # every refinement is there
+    # libjpeg's progressive script: DC at Al 1, the AC first scans at Al 1 (luma's first band
+    # at Al 2), then the refinements; a file that stops before them keeps those bits zero.
+    first_refinement = next(i for i, scan in enumerate(record.layout.scans) if scan.ah)
+    before = first_refinement - 1
+    lengths = [info.entropy_coded_length for info in record.side[: before + 1]]
+    end = record.layout.scans[before].offset + sum(lengths)  # its last byte, in the file
+    early = read_jpeg(data[:end])
+    assert all(info.cut is None for info in early.side)
+    bits = known_zero_bits(early.layout)
+    assert bits.max() >= 1 and bits[:, 0].tolist() == [1, 1, 1]
+    for plane, component_bits in zip(early.planes(), bits, strict=True):
+        assert not (plane & ((1 << component_bits) - 1)).any()
