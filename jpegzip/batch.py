@@ -30,6 +30,7 @@ from .workers import run_in_pool
 JRZ_SUFFIX = ".jrz"
 JPEG_SUFFIX = ".jpg"
 _GLOB_CHARACTERS = frozenset("*?[")
+INTERNAL_ERROR = "internal-error"  # the code of a bug, and how a stored reason starts
 
 
 class Status(str, enum.Enum):
@@ -104,6 +105,12 @@ class Outcome:
         target = None if destination is None else str(destination)
         return cls(str(source), target, Status.FAILED, code=code, message=message, trace=trace)
 
+    @property
+    def internal_error(self) -> bool:
+        """Whether a bug in jpegzip met this file: it failed with one (and was left as it
+        was), or was stored whole after one (``stored (internal-error: ...)``)."""
+        return self.code == INTERNAL_ERROR or (self.reason or "").startswith(INTERNAL_ERROR)
+
     def to_json(self) -> dict[str, Any]:
         record = asdict(self)
         record["status"] = self.status.value
@@ -163,11 +170,13 @@ class Report:
         return sum(outcome.bytes_out for outcome in self._converted())
 
     def summary(self) -> dict[str, Any]:
-        """The totals: counts per status, bytes in and out, savings against the JPEGs, time."""
+        """The totals: counts per status, of internal errors (files stored or failed after
+        one), bytes in and out, savings against the JPEGs, time."""
         jpeg, jrz = (self.bytes_in, self.bytes_out)[:: 1 if self.compressing else -1]
         return {
             "files": self.planned,
             **{status.value: self.count(status) for status in Status},
+            "internal_errors": sum(outcome.internal_error for outcome in self.outcomes),
             "not_started": self.planned - len(self.outcomes),
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
@@ -393,7 +402,7 @@ def describe_error(error: BaseException, source: Path | str | None = None) -> tu
         if error.filename is not None and str(error.filename) != str(source):
             message = f"{message}: {error.filename}"
     else:
-        code, message = "internal-error", f"{type(error).__name__}: {error}"
+        code, message = INTERNAL_ERROR, f"{type(error).__name__}: {error}"
     return code, " ".join(message.split())
 
 

@@ -1,8 +1,7 @@
 """The ``jpegzip`` command: arguments -> a batch (or one stream) -> progress, lines, summary.
 
 Human output goes to stderr, data to stdout (``--json``, or the converted bytes of ``-``).
-Exit status: 0 when every file was converted, stored or skipped; 1 when any failed; 2 for
-bad usage (Click's own); 130 when interrupted (Ctrl-C or SIGTERM). Everything heavy (the
+Exit statuses: cli_shared.EXIT_HELP (--help shows it). Everything heavy (the
 codec, numba, the model, the batch machinery) is imported only once a command runs, so
 ``--help`` and ``--version`` start fast.
 """
@@ -20,6 +19,7 @@ from rich.console import Console
 from .cli_shared import (
     EXAMPLES,
     EXIT_FAILED,
+    EXIT_HELP,
     EXIT_INTERRUPTED,
     Bpp,
     Debug,
@@ -32,8 +32,8 @@ from .cli_shared import (
     Quiet,
     Rate,
     Verbose,
-    exit_status,
     finish,
+    finish_batch,
     make_options,
     parse_level,
     stderr_console,
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     name="jpegzip",
     help="Make JPEG files smaller, losslessly: .jpg -> .jrz -> the same .jpg, byte for byte.",
+    epilog=EXIT_HELP,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -136,7 +137,7 @@ def main(
     "  cat photo.jpg | jpegzip compress - > photo.jrz\n"
     "  jpegzip compress photo.jpg --rate 0.9         # lossy: 90 % of the lossless size\n"
     "  jpegzip compress photo.jpg --psnr 42          # lossy: smallest file at 42 dB\n"
-    "  jpegzip compress -r photos/ --level 1         # fastest level"
+    "  jpegzip compress -r photos/ --level 1         # fastest level\n\n" + EXIT_HELP
 )
 def compress(
     files: Inputs,
@@ -185,7 +186,7 @@ def compress(
     epilog=EXAMPLES + "  jpegzip decompress photo.jrz                 # writes photo.jpg\n"
     "  jpegzip decompress photo.jrz -o out.jpg      # writes out.jpg\n"
     "  jpegzip decompress -r archive/ -o photos/    # mirrors archive/ as JPEGs\n"
-    "  jpegzip decompress - < photo.jrz > photo.jpg"
+    "  jpegzip decompress - < photo.jrz > photo.jpg\n\n" + EXIT_HELP
 )
 def decompress(
     files: Inputs,
@@ -331,10 +332,7 @@ def _convert(
     except KeyboardInterrupt:  # outside the batch (walking the folders, reading stdin)
         display.print_interrupted(console, None)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    status = exit_status(report)
-    if report.interrupted:
-        display.print_interrupted(console, report)
-    finish({**report.to_json(), "exit_status": status} if json_output else None, status)
+    finish_batch(console, report, json_output)
 
 
 class _Stream:

@@ -1,7 +1,7 @@
 """What the local commands (cli.py) and the cluster ones (cluster_cli.py) share, declared
 once so their flags, help, output and exit statuses read the same: the options, the
-console, the exit statuses and the closing JSON answer. Neither command module imports
-the other's internals."""
+console, the exit statuses and the end of a batch. Neither command module imports the
+other's internals."""
 
 from __future__ import annotations
 
@@ -18,11 +18,19 @@ from .limits import MAX_COEFFICIENTS, MAX_INPUT_BYTES
 from .options import DEFAULT, Options
 
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from .batch import Report
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_FAILED = 1  # a file failed (the others went on)
+EXIT_USAGE = 2  # bad usage (Click's own)
+EXIT_INTERNAL_ERROR = 3  # a bug in jpegzip met a file: stored whole, or left as it was
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+EXIT_HELP = (
+    "Exit status: 0 when every file was converted, stored or skipped; 1 when a file failed; "
+    "2 for bad usage; 3 when a file met an internal error (a bug in jpegzip: the file was "
+    "stored whole, or left as it was; please report it), before 1; 130 when interrupted."
+)
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")]
 Verbose = Annotated[
@@ -155,15 +163,30 @@ def stderr_console() -> Console:
 
 
 def exit_status(report: Report) -> int:
-    """A batch's exit status: 130 if interrupted, 1 if any file failed, else 0."""
+    """A batch's exit status: 130 if interrupted, 3 if a file met an internal error, 1 if
+    any file failed, else 0."""
     from .batch import Status
 
     if report.interrupted:
         return EXIT_INTERRUPTED
+    if report.summary()["internal_errors"]:
+        return EXIT_INTERNAL_ERROR
     return EXIT_FAILED if report.count(Status.FAILED) else 0
 
 
-def finish(data: Any, status: int) -> None:
+def finish_batch(console: Console, report: Report, json_output: bool) -> NoReturn:
+    """The end of a batch, local or on a cluster: the closing lines (internal errors, an
+    interrupt), the JSON answer (with ``--json``), the exit status."""
+    from . import display
+
+    status = exit_status(report)
+    display.print_internal_errors(console, report)
+    if report.interrupted:
+        display.print_interrupted(console, report)
+    finish({**report.to_json(), "exit_status": status} if json_output else None, status)
+
+
+def finish(data: Any, status: int) -> NoReturn:
     """Write the JSON answer (if any) to stdout and exit with ``status``."""
     if data is not None:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

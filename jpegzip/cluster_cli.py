@@ -3,7 +3,7 @@
 A sub-app of the ``jpegzip`` command (cli.py registers it). At import it needs typer only,
 so ``jpegzip --help`` never loads dask; the engine (``jpegzip.cluster``: dask, fsspec) is
 imported when a command runs, and its absence is a one-line error naming the extra to
-install. Output, progress, summary and exit statuses are the local batch's (0, 1, 2, 130).
+install. Output, progress, summary and exit statuses are the local batch's (0, 1, 2, 3, 130).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import typer
 from .cli_shared import (
     EXAMPLES,
     EXIT_FAILED,
+    EXIT_HELP,
     EXIT_INTERRUPTED,
     Bpp,
     Debug,
@@ -28,8 +29,7 @@ from .cli_shared import (
     Quiet,
     Rate,
     Verbose,
-    exit_status,
-    finish,
+    finish_batch,
     make_options,
     parse_level,
     stderr_console,
@@ -123,7 +123,8 @@ _EXTRA = "pip install 'jpegzip[cluster]'"
     "  jpegzip cluster compress s3://bucket/photos s3://bucket/archive "
     "--scheduler tcp://head:8786\n"
     "  jpegzip cluster compress photos/ archive/ --scheduler-file scheduler.json --json\n"
-    "  jpegzip cluster compress photos/ archive/ --rate 0.9          # lossy, as compress"
+    "  jpegzip cluster compress photos/ archive/ --rate 0.9          # lossy, as compress\n\n"
+    + EXIT_HELP
 )
 def compress(
     source: Source,
@@ -163,7 +164,8 @@ def compress(
 
 @app.command(
     epilog=EXAMPLES + "  jpegzip cluster decompress archive/ photos/\n"
-    "  jpegzip cluster decompress s3://bucket/archive restored/ --scheduler tcp://head:8786"
+    "  jpegzip cluster decompress s3://bucket/archive restored/ --scheduler tcp://head:8786\n\n"
+    + EXIT_HELP
 )
 def decompress(
     source: Source,
@@ -234,10 +236,7 @@ def _run(
         _fail(console, where, *describe_error(error, where))
     if progress.wants_summary():
         display.print_summary(console, report)
-    status = exit_status(report)
-    if report.interrupted:
-        display.print_interrupted(console, report)
-    finish({**report.to_json(), "exit_status": status} if json_output else None, status)
+    finish_batch(console, report, json_output)
 
 
 def _engine(console: Console) -> ModuleType:

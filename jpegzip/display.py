@@ -82,11 +82,16 @@ class Progress:
 def print_outcome(
     console: Console, outcome: Outcome, compressing: bool, quiet: bool, lines: bool, debug: bool
 ) -> None:
-    """Failures always; skipped non-JPEGs unless quiet; everything else with ``lines``."""
+    """Failures and files stored after an internal error always; skipped non-JPEGs unless
+    quiet; everything else with ``lines``."""
     if outcome.status is Status.FAILED:
         print_error(console, outcome.source, outcome.message or "", outcome.code or "error")
         if debug and outcome.trace:
             console.print(outcome.trace, markup=False, highlight=False, end="")
+    elif outcome.internal_error:  # kept safe, and loud: a bug to report
+        line = outcome_line(outcome, compressing)
+        note = ": a bug in jpegzip (please report it); the file is safe [internal-error]"
+        console.print(Text.assemble(("jpegzip: warning: ", "bold yellow"), line, note))
     elif outcome.status is Status.SKIPPED and outcome.reason == "not-jpeg":
         if not quiet:
             warning = f"jpegzip: warning: {outcome.source}: not a JPEG, skipped"
@@ -195,6 +200,18 @@ def describe_image(image: dict[str, Any] | None) -> str | None:
         f"{image['width']}x{image['height']}, {image['components']} components, "
         f"{sampling}, {image['coding']}, {image['scans']} scan(s)"
     )
+
+
+def print_internal_errors(console: Console, report: Report) -> None:
+    """After a batch of several files, if any met an internal error: how many (each line
+    said so), and that they are safe."""
+    count = report.summary()["internal_errors"]
+    if count and report.planned > 1:
+        message = (
+            f"{count} of {report.planned} files met an internal error, a bug in jpegzip (see "
+            "their lines): each was stored whole or left as it was [internal-error]"
+        )
+        console.print(Text.assemble(("jpegzip: ", "bold red"), message))
 
 
 def print_interrupted(console: Console, report: Report | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -158,12 +159,38 @@ def test_unexpected_error_is_one_line_and_debug_shows_the_traceback(photo, monke
 
     monkeypatch.setattr(api, "compress_file", broken)
     result = run("compress", photo)
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert_one_error_line(result, str(photo), "internal-error")
     assert "--debug" in result.stderr
     result = run("compress", photo, "--debug")
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "Traceback" in result.stderr and "boom" in result.stderr
+
+
+def test_a_file_stored_after_an_internal_error_is_safe_but_loud(tmp_path, photo, monkeypatch):
+    """A bug in the model path stores the file whole; its line warns even with -q, the
+    summary counts it, and the exit status is 3, also when another file failed (1)."""
+    from jpegzip import codec
+
+    def broken(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'jpegzip.missing'")
+
+    monkeypatch.setattr(codec, "encode_lossless", broken)
+    (tmp_path / "notes.txt").write_text("not a photo\n")
+    result = run("compress", photo, tmp_path / "notes.txt", "-o", f"{tmp_path / 'out'}/", "-q",
+                 "--json", "-j", "1")  # fmt: skip
+    assert result.exit_code == 3, result.output
+    answer = json.loads(result.stdout)
+    assert answer["exit_status"] == 3 and answer["summary"]["internal_errors"] == 1
+    assert (answer["summary"]["stored"], answer["summary"]["failed"]) == (1, 1)
+    warning, failure, closing = result.stderr.splitlines()
+    assert warning.startswith(f"jpegzip: warning: {photo} -> ")
+    assert "stored (internal-error: ModuleNotFoundError)" in warning
+    assert warning.endswith("[internal-error]") and failure.endswith("[not-jpeg]")
+    assert closing.startswith("jpegzip: 1 of 2 files met an internal error")
+    packed = (tmp_path / "out" / "photo.jrz").read_bytes()
+    assert jpegzip.decompress(packed) == photo.read_bytes()  # the file is safe
+    assert run("compress", photo, "--force").exit_code == 3  # one file: its line says it all
 
 
 def test_interrupt_exits_130_and_leaves_nothing(tmp_path, photo, monkeypatch):
