@@ -19,8 +19,11 @@ group at a time; benchmarks/RESULTS.md, `startup` and `model-speed`, has the pea
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -133,9 +136,21 @@ DEFAULT = Options()
 
 
 def _cuda_available() -> bool:
-    """Whether torch is installed and sees a CUDA device (asked only for device cuda)."""
-    try:
-        import torch
-    except ImportError:
+    """Whether torch is installed and sees a CUDA device (asked only for device cuda).
+    Importing torch takes seconds, so where it is missing, or no CUDA driver loads, the
+    answer is no without it."""
+    if importlib.util.find_spec("torch") is None or not _cuda_driver_loads():
         return False
+    import torch
+
     return torch.cuda.is_available()
+
+
+def _cuda_driver_loads() -> bool:
+    """Whether the CUDA driver's library, which every CUDA device needs, loads here
+    (loading it does not initialise CUDA)."""
+    name = {"win32": "nvcuda.dll", "darwin": None}.get(sys.platform, "libcuda.so.1")
+    try:
+        return name is not None and ctypes.CDLL(name) is not None
+    except OSError:
+        return False

@@ -135,7 +135,9 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
 
 def prepare_process() -> None:
     """One thread per process for the numeric libraries (the pool is the parallelism), then
-    load the codec, model and kernels. Idempotent; never raises."""
+    load the codec, model and kernels. Idempotent; never raises. The limits count because
+    nothing a worker imports before this loads numpy or numba, which read them as they
+    load (tests/test_process_imports.py)."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(name, "1")
     # torch.cuda.is_available() through NVML: asking does not initialise CUDA, so a forked
