@@ -2,7 +2,9 @@
 
 Numba kernels, one per kind of scan (see kernels_by_mode) so that a file compiles only the
 kinds it holds; one call decodes a whole scan. Beyond the coefficients a scan records:
-- the pad bits that close each restart interval (T.81 pads with 1s; some encoders with 0s);
+- the pad bits that close each restart interval (T.81 pads with 1s; some encoders with 0s;
+  some Motion-JPEG encoders write a whole byte of them where an interval ends on a byte
+  boundary: recorded as that byte, never 0, where T.81's 0 bits record 0);
 - "reset points": blocks before which the encoder wrote out a pending EOB run although a
   greedy encoder would have extended it (libjpeg's 937-bit flush, short EOBn tables);
 - "extra zero runs": ZRL symbols written after a block's last nonzero coefficient.
@@ -378,6 +380,10 @@ def _scan_decoder(mode):
             used = bitpos - segment_start * 8
             used_bytes = (used + 7) >> 3
             pads[segment] = _bits(stream, bitpos, used_bytes * 8 - used)
+            end = segment_ends[segment]
+            if used & 7 == 0 and segment_start + used_bytes + 1 == end and _bits(stream, bitpos, 8):
+                pads[segment] = _bits(stream, bitpos, 8)  # a whole byte of padding
+                used_bytes += 1
             if segment < segments - 1 and segment_start + used_bytes != segment_ends[segment]:
                 next_block = (segment + 1) * per_segment
                 return _JUNK, n_resets, n_zero_runs, 0, next_block, segment_start + used_bytes

@@ -254,7 +254,8 @@ def _scan_encoder(mode):
                 w = _refinement_eob_run(out, w, ac_codes, ac_lengths, block_comp[0], eob_run,
                                         pending, n_pending)  # fmt: skip
             if last_block <= coded:  # a cut interval keeps only its whole bytes
-                w = _put(out, w, np.int64(pads[segment]), (8 - w[2]) % 8)
+                pad = np.int64(pads[segment])  # on a byte boundary, nonzero: a whole byte
+                w = _put(out, w, pad, (8 - w[2]) % 8 if w[2] or pad == 0 else 8)
             if w[0] > limit:
                 return ENCODE_OVERFLOW, 0
         if w[3]:

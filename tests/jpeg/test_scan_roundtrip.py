@@ -138,6 +138,23 @@ def test_zero_pad_bits_are_reproduced():
     np.testing.assert_array_equal(again.coefficients, record.coefficients)
 
 
+def test_a_whole_byte_of_padding_is_reproduced():
+    """Some Motion-JPEG encoders close an interval that ends on a byte boundary with a byte
+    of 1s (stuffed: FF 00) where T.81 writes no pad bits."""
+    data = pillow_jpeg(synthetic_photo(64, 48), quality=70, restart_marker_blocks=1)
+    record = read_jpeg(data)
+    (info,) = record.side
+    aligned = np.flatnonzero(info.pad_bits == 0)  # libjpeg pads with 1s: 0 means no pad bits
+    assert aligned.size
+    pads = info.pad_bits.copy()
+    pads[aligned] = 0xFF
+    odd = _reencoded(record, [dataclasses.replace(info, pad_bits=pads)])
+    assert odd.count(b"\xff\x00") == data.count(b"\xff\x00") + aligned.size
+    again = read_jpeg(odd)
+    np.testing.assert_array_equal(again.side[0].pad_bits, pads)
+    assert write_jpeg(again) == odd
+
+
 def test_trailing_zero_runs_are_reproduced():
     data = pillow_jpeg(synthetic_photo(64, 48), quality=40)
     record = read_jpeg(data)
