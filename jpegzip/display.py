@@ -90,7 +90,8 @@ def print_outcome(
             console.print(outcome.trace, markup=False, highlight=False, end="")
     elif outcome.internal_error:  # kept safe, and loud: a bug to report
         line = outcome_line(outcome, compressing)
-        note = ": a bug in jpegzip (please report it); the file is safe [internal-error]"
+        note = (": a bug in jpegzip (please report it); the file is safe, and a rerun with "
+                "--force redoes it [internal-error]")  # a plain rerun finds it done
         console.print(Text.assemble(("jpegzip: warning: ", "bold yellow"), line, note))
     elif outcome.status is Status.SKIPPED and outcome.reason == "not-jpeg":
         if not quiet:
