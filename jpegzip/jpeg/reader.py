@@ -69,14 +69,9 @@ class _ScanReader:
             mode, scan.ss, scan.se, scan.al, pads, resets, zero_runs,
         )  # fmt: skip
         resets, zero_runs = resets[:n_resets], zero_runs[:n_zero_runs]
-
-        def raw_offset(segment: int, position: int) -> int:
-            """Where destuffed byte ``position`` of interval ``segment`` is in the file."""
-            stuffed = int(np.count_nonzero(stream[starts[segment] : position] == 0xFF))
-            return int(raw_starts[segment]) + position - int(starts[segment]) + stuffed
-
         if status == OK:
-            end = raw_offset(segments - 1, int(starts[segments - 1]) + int(used))
+            last = segments - 1
+            end = _raw_offset(stream, starts, raw_starts, last, int(starts[last]) + int(used))
             self.side.append(ScanSideInfo(end - scan.offset, pads, resets, zero_runs))
             return end - scan.offset
         if mode in _FIRST_PASSES:  # the block cut in the middle: zeros, as those after it
@@ -84,7 +79,7 @@ class _ScanReader:
         segment = cut // interval if interval else 0
         if interval and cut % interval == 0 and segment > 0:
             segment -= 1  # the cut byte is the padded end of the interval before
-        start = raw_offset(segment, int(cut_byte))
+        start = _raw_offset(stream, starts, raw_starts, segment, int(cut_byte))
         if bytes(self.buffer[scan_end : scan_end + 2]) != _EOI:
             scan_end = self.buffer.size  # what follows may be damage too: the tail takes it
         self.cut_reasons.append(STATUS_REASONS[status])
@@ -93,6 +88,14 @@ class _ScanReader:
             resets[resets < cut], zero_runs[zero_runs[:, 0] < cut], int(cut),
             self.buffer[start:scan_end].tobytes()))  # fmt: skip
         return int(scan_end) - scan.offset
+
+
+def _raw_offset(stream: np.ndarray, starts: np.ndarray, raw_starts: np.ndarray, segment: int,
+                position: int) -> int:
+    """Where destuffed byte ``position`` of interval ``segment`` is in the file: past the
+    interval's start by as many bytes again as stuffed zeros came out before it."""
+    stuffed = int(np.count_nonzero(stream[starts[segment] : position] == 0xFF))
+    return int(raw_starts[segment]) + position - int(starts[segment]) + stuffed
 
 
 def read_jpeg(data: bytes, max_coefficients: int = MAX_COEFFICIENTS) -> JpegRecord:
