@@ -164,7 +164,7 @@ def test_lossy_gives_the_command_s_bytes_and_a_rerun_resumes_per_target(
         api.compress_file(photos / f"{name}.jpg", tmp_path / f"{name}.jrz", options=lossy)
         assert (archive / f"{name}.jrz").read_bytes() == (tmp_path / f"{name}.jrz").read_bytes()
         assert container.read((archive / f"{name}.jrz").read_bytes()).mode.value == "lossy"
-    assert {record["target"] for record in manifest_of(archive).values()} == {"rate 0.8"}
+    assert {record["lossy_target"] for record in manifest_of(archive).values()} == {"rate 0.8"}
 
     again = cluster.run(cluster.plan(job, recheck=True), client)  # decodes both outputs
     assert counts(again) == {"done": 0, "stored": 0, "skipped": 2, "failed": 0}

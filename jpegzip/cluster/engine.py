@@ -130,7 +130,7 @@ def plan(job: Job, recheck: bool = False) -> Plan:
             problems.append(FileRecord.failed(relative, size, target, error, shown))
             continue
         record = records.get(relative)
-        trusted = record is not None and record.trusted(size, outputs, job.target)
+        trusted = record is not None and record.trusted(size, outputs, job.lossy_target)
         resumed = record if trusted else None
         items.append(Item(relative, size, shown, resumed))
     return Plan(job, items, problems)

@@ -34,7 +34,7 @@ _CONVERTED = (Status.DONE.value, Status.STORED.value)
 class FileRecord:
     """One source file's line. ``status`` is the file's state: done or stored (its output
     is written and verified), skipped (not a JPEG) or failed. ``sha256`` is of the source's
-    bytes (hex); ``output_size`` and ``mode`` describe the output; ``target`` is the lossy
+    bytes (hex); ``output_size`` and ``mode`` describe the output; ``lossy_target`` is the
     target it was made for ("rate 0.9"; None: lossless), ``lossy`` what it reached and
     ``note`` why the target kept a lossless .jrz, as in the local batch. Reason
     "already-done": this run found the output verified and skipped the file."""
@@ -51,7 +51,7 @@ class FileRecord:
     message: str | None = None
     seconds: float = 0.0
     trace: str | None = field(default=None, repr=False, compare=False)
-    target: str | None = None
+    lossy_target: str | None = None
     lossy: dict[str, Any] | None = None
     note: str | None = None
 
@@ -85,11 +85,12 @@ class FileRecord:
         """Whether this records an output that was written and verified."""
         return self.status in _CONVERTED
 
-    def trusted(self, size: int, outputs: dict[str, int], target: str | None) -> bool:
-        """Whether a rerun for ``target`` may skip this source without looking at it again."""
+    def trusted(self, size: int, outputs: dict[str, int], lossy_target: str | None) -> bool:
+        """Whether a rerun for ``lossy_target`` may skip this source without looking at it
+        again."""
         return (
             self.converted()
-            and self.target == target
+            and self.lossy_target == lossy_target
             and self.size == size
             and self.destination is not None
             and outputs.get(self.destination) == self.output_size

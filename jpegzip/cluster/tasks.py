@@ -45,7 +45,7 @@ class Job:
         return str(PurePosixPath(relative).with_suffix(suffix))
 
     @property
-    def target(self) -> str | None:
+    def lossy_target(self) -> str | None:
         """The lossy target as the manifest records it ("rate 0.9"); None for lossless."""
         target = self.options.target
         return None if target is None else f"{target.kind} {target.value!r}"
@@ -98,7 +98,7 @@ def convert_one(job: Job, codec: api.Codec, relative: str, size: int) -> FileRec
 def _convert(job: Job, codec: api.Codec, relative: str, target: str) -> FileRecord:
     data = job.source.read(relative, job.options)
     digest = container.sha256(data).hex()
-    found = FileRecord(relative, len(data), "", target, digest, target=job.target)
+    found = FileRecord(relative, len(data), "", target, digest, lossy_target=job.lossy_target)
     if job.compressing and not data.startswith(api.START_OF_IMAGE):
         return replace(
             found,
@@ -167,7 +167,7 @@ def _compressed_from(job: Job, output: bytes, data: bytes) -> str:
     if decoded != data:
         raise OutputExists("it does not give the source back")
     if lossy is not None and codec_for(job.options).compress_with_result(data)[1].lossy:
-        raise OutputExists(f"it is not lossy, and {job.target} makes a lossy .jrz of it")
+        raise OutputExists(f"it is not lossy, and {job.lossy_target} makes a lossy .jrz of it")
     return result.mode
 
 
