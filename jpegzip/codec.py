@@ -152,12 +152,13 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
     from .model import load_model
 
     model = _model() if coded_with is None else load_model(coded_with)
-    planes = decode_planes(sections["coefficients"], shapes, quant, sampling,
-                           model.on_device(options.device), options.thread_count)
     coefficients = np.empty((int(component_offsets(frame)[-1]), 64), dtype=np.int16)
     views = split_planes(layout, coefficients)
-    for plane, view, bits in zip(planes, views, zero_bits, strict=True):
-        view[...] = plane << bits if bits.any() else plane
+    decode_planes(sections["coefficients"], shapes, quant, sampling,
+                  model.on_device(options.device), options.thread_count, out=views)
+    for view, bits in zip(views, zero_bits, strict=True):
+        if bits.any():
+            view <<= bits
     return write_jpeg(JpegRecord(layout, raw, side, coefficients))
 
 

@@ -48,19 +48,6 @@ def bands(shapes: Sequence[tuple[int, int]],
             zip(cuts[:-1], cuts[1:], strict=True)]
 
 
-def band_shapes(shapes: Sequence[tuple[int, int]], spans: list[Span]) -> list[tuple[int, int]]:
-    """The plane shapes of one part."""
-    return [(end - start, int(shape[1])) for shape, (start, end) in
-            zip(shapes, spans, strict=True)]
-
-
 def split_planes(planes: Sequence[np.ndarray], spans: list[Span]) -> list[np.ndarray]:
     """One part's planes (views, no copy)."""
     return [plane[start:end] for plane, (start, end) in zip(planes, spans, strict=True)]
-
-
-def join_planes(parts: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """The whole image's planes from its parts' planes, in order."""
-    if len(parts) == 1:
-        return parts[0]
-    return [np.concatenate(component, axis=0) for component in zip(*parts, strict=True)]

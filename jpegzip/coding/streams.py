@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import ContainerError
 from .adaptive import AdaptiveDecoder, AdaptiveEncoder, AdaptiveState
-from .parts import band_shapes, bands, join_planes, split_planes
+from .parts import bands, split_planes
 from .symbols import residuals_to_symbols
 
 STREAM_VERSION = 4  # one part
@@ -55,7 +55,7 @@ class ContextSession(Protocol):
 
     def side_contexts(self) -> np.ndarray: ...
 
-    def finish(self) -> list[np.ndarray]: ...
+    def finish(self, planes: Sequence[np.ndarray] | None = None) -> list[np.ndarray]: ...
 
 
 class ContextModel(Protocol):
@@ -105,8 +105,11 @@ def decode_planes(
     sampling: list[tuple[int, int]],
     model: ContextModel,
     threads: int = 1,
+    out: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
-    """Invert encode_planes. A damaged stream raises ContainerError, never a panic."""
+    """Invert encode_planes, into ``out`` where given (per component an int16 (h, w, 64)
+    array: each part decodes straight into its band, no copies). A damaged stream raises
+    ContainerError, never a panic."""
     if not data:
         raise ContainerError("coefficient stream: empty")
     version = data[0]
@@ -118,12 +121,17 @@ def decode_planes(
         raise ContainerError(f"coefficient stream: version {version} is unknown here or "
                              "does not fit the image")
     coded = [data[1:]] if len(parts) == 1 else _split_parts(data, len(parts))
-    first, state = _decode_part(coded[0], band_shapes(shapes, parts[0]), quant_tables,
-                                sampling, model)
-    rest = _map(lambda item: _decode_part(item[0], band_shapes(shapes, item[1]),
-                                          quant_tables, sampling, model, state)[0],
-                list(zip(coded[1:], parts[1:], strict=True)), threads)
-    return join_planes([first, *rest])
+    wanted = [(int(h), int(w), 64) for h, w in shapes]
+    if out is None:
+        out = [np.empty(shape, np.int16) for shape in wanted]
+    elif [p.shape for p in out] != wanted or any(p.dtype != np.int16 for p in out):
+        raise ValueError(f"the planes to decode into must be int16 {wanted}")
+    state = _decode_part(coded[0], split_planes(out, parts[0]), quant_tables, sampling,
+                         model)
+    _map(lambda item: _decode_part(item[0], split_planes(out, item[1]), quant_tables,
+                                   sampling, model, state),
+         list(zip(coded[1:], parts[1:], strict=True)), threads)
+    return out
 
 
 def _encode_part(planes, quant_tables, sampling, model: ContextModel,
@@ -141,11 +149,12 @@ def _encode_part(planes, quant_tables, sampling, model: ContextModel,
     return encoder.finish(), encoder.adaptive
 
 
-def _decode_part(data: bytes, shapes, quant_tables, sampling, model: ContextModel,
-                 start: AdaptiveState | None = None
-                 ) -> tuple[list[np.ndarray], AdaptiveState]:
-    """Invert _encode_part: garbage decodes to values that the session's commits reject,
-    or to a byte count that does not match."""
+def _decode_part(data: bytes, planes: list[np.ndarray], quant_tables, sampling,
+                 model: ContextModel, start: AdaptiveState | None = None) -> AdaptiveState:
+    """Invert _encode_part into ``planes`` (the part's band of each component) and return
+    the adaptive state it ends with: garbage decodes to values that the session's commits
+    reject, or to a byte count that does not match."""
+    shapes = [tuple(p.shape[:2]) for p in planes]
     session = model.begin(shapes, quant_tables, sampling, None, fine=True)
     decoder = AdaptiveDecoder(data, model, start)
     values = np.empty(max([1] + [int(s[0]) * int(s[1]) for s in shapes]), np.int32)
@@ -162,7 +171,8 @@ def _decode_part(data: bytes, shapes, quant_tables, sampling, model: ContextMode
     if read != len(data):
         raise ContainerError("coefficient stream: " + (
             "truncated" if read > len(data) else "data left after the last coefficient"))
-    return session.finish(), decoder.adaptive
+    session.finish(planes)
+    return decoder.adaptive
 
 
 def _map(function, items: list, threads: int) -> list:

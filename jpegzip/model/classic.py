@@ -351,16 +351,20 @@ class ClassicSession:
         if got < 0:
             raise ContainerError("coefficient stream: decoded value out of range")
 
-    def finish(self) -> list[np.ndarray]:
-        """The planes in natural order; fails if a block's nonzero count was not met."""
+    def finish(self, planes: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """The planes in natural order (the decoder writes them into ``planes`` where given:
+        per component an int16 (h, w, 64) array, e.g. a band of the whole image's); fails
+        if a block's nonzero count was not met."""
         for comp in self.comps:
             if comp.remaining != 0 or (comp.rem.size and comp.rem.max() != 0):
                 raise ContainerError("coefficient stream: nonzero counts do not match")
         out = []
-        for comp in self.comps:
+        for c, comp in enumerate(self.comps):
             if comp.truth is None:
-                height, width = comp.nnz.shape
-                plane = np.empty((height, width, 64), np.int16)
+                shape = (*comp.nnz.shape, 64)
+                plane = np.empty(shape, np.int16) if planes is None else planes[c]
+                if plane.shape != shape or plane.dtype != np.int16:
+                    raise ValueError(f"plane {c} to decode into is not int16 {shape}")
                 out.append(kn.to_natural(comp.z, ZIGZAG, plane))
             else:
                 out.append(comp.truth)

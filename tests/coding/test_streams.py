@@ -56,6 +56,10 @@ def round_trip(planes, model, quants=None, sampling=None, version=STREAM_VERSION
         for a, b in zip(planes, out, strict=True):
             assert b.dtype == np.int16
             assert np.array_equal(a, b)
+    into = [np.full(p.shape, 7, np.int16) for p in planes]  # every value gets written
+    shapes = [p.shape[:2] for p in planes]
+    assert decode_planes(data, shapes, quants, sampling, model, 3, out=into) is into
+    assert all(np.array_equal(a, b) for a, b in zip(planes, into, strict=True))
     return data
 
 
@@ -196,6 +200,14 @@ def test_trailing_data_is_rejected(version, extra):
     data = encode_planes(planes, [QUANT], [(1, 1)], model)
     with pytest.raises(ContainerError):
         decode_planes(data + bytes(extra), [(4, 4)], [QUANT], [(1, 1)], model)
+
+
+def test_decoding_into_planes_of_another_shape_is_refused():
+    model = load_default_model()
+    data = encode_planes([photo_like((4, 4), 1)], [QUANT], [(1, 1)], model)
+    with pytest.raises(ValueError, match="int16"):
+        decode_planes(data, [(4, 4)], [QUANT], [(1, 1)], model,
+                      out=[np.zeros((4, 5, 64), np.int16)])
 
 
 def test_bad_inputs_are_value_errors():
