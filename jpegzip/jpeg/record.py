@@ -70,40 +70,42 @@ def scan_mode(progressive: bool, scan: ScanHeader) -> int:
     return MODE_AC_REFINE if scan.ah else MODE_AC_FIRST
 
 
-# Layout 1: u32 scan count, then per scan these four counts. Layout 2 opens with a u32 0
-# (a scan count is never 0) and the layout number, and adds the cut and the tail's length.
-_SCAN_COUNTS = {1: struct.Struct("<IIII"), 2: struct.Struct("<IIIIII")}
-_VERSIONED = struct.Struct("<IB")
-_NOT_CUT = 0xFFFFFFFF
+# Both layouts open with a u32: the scan count, with the layout number less 1 in its top
+# byte; then per scan these four counts, then per scan its arrays. Layout 2 then lists the
+# cut scans: a count, per cut scan its index, cut and tail length, then the tails.
+_SCAN_COUNTS = struct.Struct("<IIII")
+_CUT = struct.Struct("<III")
+_MAX_SCANS = 1 << 24
 
 
 def pack_side_info(side: list[ScanSideInfo], version: int = 1) -> bytes:
-    """Side information as bytes in layout ``version``: per-scan counts, then the arrays in
-    scan order. Layout 1 cannot hold a cut scan; layout 2 can, and tells the codec the
-    coefficients were coded without their known zero bits (codec.py)."""
-    if version == 1 and any(info.cut is not None for info in side):
+    """Side information as bytes in layout ``version``. Layout 1 cannot hold a cut scan;
+    layout 2 can, and tells the codec the coefficients were coded without their known
+    zero bits (codec.py)."""
+    cut = [(index, info) for index, info in enumerate(side) if info.cut is not None]
+    if version == 1 and cut:
         raise ValueError("side information layout 1 cannot hold a cut scan")
-    parts = [] if version == 1 else [_VERSIONED.pack(0, version)]
-    parts.append(struct.pack("<I", len(side)))
+    if len(side) >= _MAX_SCANS:
+        raise ValueError(f"{len(side)} scans")
+    parts = [struct.pack("<I", len(side) | (version - 1) << 24)]
     for info in side:
-        counts = [info.pad_bits.size, info.reset_points.size, len(info.extra_zero_runs)]
-        if version == 2:
-            counts += [_NOT_CUT if info.cut is None else info.cut, len(info.tail)]
-        parts.append(_SCAN_COUNTS[version].pack(info.entropy_coded_length, *counts))
+        parts.append(_SCAN_COUNTS.pack(info.entropy_coded_length, info.pad_bits.size,
+                                       info.reset_points.size, len(info.extra_zero_runs)))
     for info in side:
         parts.append(info.pad_bits.astype(np.uint8).tobytes())
         parts.append(np.diff(info.reset_points, prepend=0).astype("<i4").tobytes())
         parts.append(info.extra_zero_runs.astype("<i4").tobytes())
-        parts.append(info.tail)
+    if version == 2:
+        parts.append(struct.pack("<I", len(cut)))
+        parts += [_CUT.pack(index, info.cut, len(info.tail)) for index, info in cut]
+        parts += [info.tail for _, info in cut]
     return b"".join(parts)
 
 
 def side_info_version(data: bytes) -> int:
     """The layout of packed side information (1 or 2); a ContainerError for another."""
-    if len(data) < _VERSIONED.size or struct.unpack_from("<I", data)[0] != 0:
-        return 1
-    version = data[4]
-    if version != 2:
+    version = (data[3] + 1) if len(data) >= 4 else 1
+    if version > 2:
         raise ContainerError(f"scan side information has unknown layout {version}")
     return version
 
@@ -111,18 +113,15 @@ def side_info_version(data: bytes) -> int:
 def unpack_side_info(data: bytes) -> list[ScanSideInfo]:
     """Inverse of pack_side_info (either layout); any inconsistency is a ContainerError."""
     version = side_info_version(data)
-    counts_struct = _SCAN_COUNTS[version]
     try:
-        pos = 0 if version == 1 else _VERSIONED.size
-        (count,) = struct.unpack_from("<I", data, pos)
-        pos += 4
-        counts = [counts_struct.unpack_from(data, pos + counts_struct.size * i)
+        count = struct.unpack_from("<I", data, 0)[0] % _MAX_SCANS
+        pos = 4
+        counts = [_SCAN_COUNTS.unpack_from(data, pos + _SCAN_COUNTS.size * i)
                   for i in range(count)]  # fmt: skip
-        pos += counts_struct.size * count
+        pos += _SCAN_COUNTS.size * count
         side = []
-        for length, pads, resets, runs, *cut_fields in counts:
-            cut, tail = cut_fields if cut_fields else (_NOT_CUT, 0)
-            if pos + pads + 4 * resets + 8 * runs + tail > len(data):
+        for length, pads, resets, runs in counts:
+            if pos + pads + 4 * resets + 8 * runs > len(data):
                 raise ContainerError("scan side information is truncated")
             pad_bits = np.frombuffer(data, np.uint8, pads, pos).copy()
             pos += pads
@@ -131,11 +130,28 @@ def unpack_side_info(data: bytes) -> list[ScanSideInfo]:
             zero_runs = np.frombuffer(data, "<i4", 2 * runs, pos).astype(np.int64)
             zero_runs = zero_runs.reshape(runs, 2)
             pos += 8 * runs
-            side.append(ScanSideInfo(length, pad_bits, reset_points, zero_runs,
-                                     None if cut == _NOT_CUT else cut, data[pos : pos + tail]))
-            pos += tail
+            side.append(ScanSideInfo(length, pad_bits, reset_points, zero_runs))
+        if version == 2:
+            pos = _unpack_cuts(data, pos, side)
     except struct.error as error:
         raise ContainerError(f"scan side information is truncated ({error})") from None
     if pos != len(data):
         raise ContainerError("scan side information has trailing bytes")
     return side
+
+
+def _unpack_cuts(data: bytes, pos: int, side: list[ScanSideInfo]) -> int:
+    """Layout 2's list of cut scans, into ``side``; returns where it ends."""
+    (count,) = struct.unpack_from("<I", data, pos)
+    pos += 4
+    cuts = [_CUT.unpack_from(data, pos + _CUT.size * i) for i in range(min(count, len(side)))]
+    indices = [index for index, _, _ in cuts]
+    if count > len(side) or indices != sorted(set(indices)) or any(i >= len(side) for i in indices):
+        raise ContainerError("scan side information: bad list of cut scans")
+    pos += _CUT.size * count
+    for index, cut, length in cuts:
+        if pos + length > len(data):
+            raise ContainerError("scan side information is truncated")
+        side[index].cut, side[index].tail = cut, data[pos : pos + length]
+        pos += length
+    return pos

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import struct
 
 import numpy as np
 import pytest
@@ -226,7 +227,12 @@ def test_side_info_layout_1_cannot_hold_a_cut_and_an_unknown_layout_is_refused()
     with pytest.raises(ValueError):
         pack_side_info(record.side, 1)
     with pytest.raises(ContainerError, match="unknown layout 3"):
-        unpack_side_info(b"\0\0\0\0\3" + pack_side_info(record.side, 2)[5:])
+        unpack_side_info(pack_side_info(record.side, 2)[:3] + b"\2" + b"\0" * 8)
+    packed = pack_side_info(record.side, 2)
+    entry = len(packed) - len(record.side[-1].tail) - 12  # the one cut scan's (index, cut, T)
+    listed = packed[:entry] + struct.pack("<I", len(record.side)) + packed[entry + 4 :]
+    with pytest.raises(ContainerError, match="cut scans"):  # a cut scan that is not there
+        unpack_side_info(listed)
 
 
 def test_a_frame_without_huffman_tables_decodes_with_those_of_annex_k():
