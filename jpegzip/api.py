@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .lossy.encoder import LossyJpeg
 
 START_OF_IMAGE = b"\xff\xd8"
+JPEG_SUFFIX = ".jpg"  # a decompressed file's suffix where its .jrz recorded none
 _STORED_MODEL_ID = bytes(container.MODEL_ID_LENGTH)
 _LOSSY_SECTION_BYTES = 320  # the ``lossy`` section and its framing, about
 _OVERHEAD_SLACK = 0.01  # search again when the first lossy .jrz misses its estimate by more
@@ -89,8 +90,11 @@ def decompress(data: bytes) -> bytes:
     return decompress_with_result(data)[0]
 
 
-def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes, Result]:
+def compress_with_result(data: bytes, options: Options = DEFAULT, *,
+                         suffix: str | None = None) -> tuple[bytes, Result]:
     """``compress`` that also says which mode it used and why a file was stored.
+    ``suffix``: the original file name's suffix (".JPEG", or "" for none), kept in the
+    .jrz so that decompressing a file restores it.
 
     With a lossy target, a file the model cannot take or does not shrink is stored whole,
     as without one, and a file lossy mode cannot improve on keeps its lossless .jrz
@@ -102,19 +106,19 @@ def compress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[bytes
         raise NotJpegError("empty input")
     if not data.startswith(START_OF_IMAGE):
         raise NotJpegError("no JPEG start-of-image marker (FF D8)")
-    packed, stored_reason = _try_lossless(data, options)
+    packed, stored_reason = _try_lossless(data, options, suffix)
     if packed is None:
-        packed = _store(data, options)
+        packed = _store(data, options, suffix)
     elif len(packed) >= len(data):
         # Tiny or unusual files: the model's overhead can outweigh its gain.
-        stored = _store(data, options)
+        stored = _store(data, options, suffix)
         if len(stored) < len(packed):
             packed, stored_reason = stored, "no-gain"
     mode = Mode.LOSSLESS if stored_reason is None else Mode.STORED
     digest = container.sha256(data)
     target, note = options.target, None
     if target is not None and mode is Mode.LOSSLESS:
-        lossy, note = _try_lossy(data, target, packed, options)
+        lossy, note = _try_lossy(data, target, packed, options, suffix)
         if lossy is not None:
             return lossy
     return packed, Result(mode.value, stored_reason, len(data), len(packed), digest, note=note)
@@ -133,9 +137,9 @@ def decompress_with_result(data: bytes, options: Options = DEFAULT) -> tuple[byt
         raise ContainerError(
             f"length mismatch: decoded {len(original)} bytes, header says {parsed.original_length}"
         )
-    if container.sha256(original) != parsed.original_sha256:
+    if not container.digest_matches(parsed.original_sha256, original):
         raise ContainerError("SHA-256 mismatch: the decoded JPEG differs from the original")
-    digest = parsed.original_sha256
+    digest = container.sha256(original)
     return original, Result(parsed.mode.value, None, len(data), len(original), digest)
 
 
@@ -155,10 +159,11 @@ def compress_file(
     force: bool = False,
     options: Options = DEFAULT,
 ) -> Result:
-    """Compress the JPEG at ``source`` into a .jrz at ``destination`` (atomic write)."""
+    """Compress the JPEG at ``source`` into a .jrz at ``destination`` (atomic write); the
+    .jrz keeps the suffix of ``source``'s name."""
 
     def convert(data: bytes) -> tuple[bytes, Result]:
-        return compress_with_result(data, options)
+        return compress_with_result(data, options, suffix=_kept_suffix(Path(source)))
 
     return _convert_file(Path(source), Path(destination), force, convert, options)
 
@@ -175,6 +180,18 @@ def decompress_file(
         return decompress_with_result(data, options)
 
     return _convert_file(Path(source), Path(destination), force, convert, options)
+
+
+def original_suffix(source: str | os.PathLike) -> str:
+    """The suffix the JPEG decompressed from the .jrz at ``source`` gets: the one its
+    original had, as the .jrz recorded it, else JPEG_SUFFIX. Reads the first bytes only
+    (for naming outputs before the work): decompressing checks everything."""
+    try:
+        with open(source, "rb") as handle:
+            recorded = container.read_suffix(handle.read(container.SUFFIX_HEAD))
+    except OSError:  # the conversion reports it
+        recorded = None
+    return JPEG_SUFFIX if recorded is None else recorded
 
 
 def read_input(source: str | os.PathLike | BinaryIO, options: Options = DEFAULT) -> bytes:
@@ -208,7 +225,7 @@ def check_written(
         data = _read_limited(handle, options)
     if is_jrz:
         data = decompress_with_result(data, options)[0]
-    if container.sha256(data) != original_sha256:
+    if not container.digest_matches(original_sha256, data):
         raise VerificationFailed(f"{path} does not give the original back")
 
 
@@ -216,7 +233,8 @@ def source_digest(
     source: str | os.PathLike, compressing: bool, options: Options = DEFAULT
 ) -> bytes:
     """The SHA-256 that a conversion of ``source`` must give back: the JPEG's own when
-    compressing, the one in the .jrz header when decompressing."""
+    compressing, the one in the .jrz header when decompressing (there, perhaps the first
+    ``container.DIGEST_LENGTH`` bytes only)."""
     data = read_input(source, options)
     return container.sha256(data) if compressing else container.read(data).original_sha256
 
@@ -368,6 +386,13 @@ def _where(decoded: bytes, original: bytes) -> str:
     return f"first difference at byte {first}"
 
 
+def _kept_suffix(source: Path) -> str | None:
+    """The suffix a .jrz of ``source`` records: None for JPEG_SUFFIX (what a .jrz without
+    one gives back, so the common case costs no bytes) and for one it cannot record."""
+    suffix = source.suffix
+    return None if suffix == JPEG_SUFFIX or not container.valid_suffix(suffix) else suffix
+
+
 def _umask() -> int:
     """The process umask (reading it means setting it; only ``save`` needs it)."""
     mask = os.umask(0)
@@ -388,7 +413,8 @@ def _read_limited(handle: BinaryIO, options: Options) -> bytes:
     return data
 
 
-def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | None]:
+def _try_lossless(data: bytes, options: Options,
+                  suffix: str | None) -> tuple[bytes | None, str | None]:
     """The model path, verified by a full decode; (None, reason) whenever it falls short."""
     from . import codec  # heavy (numba, the model): imported only when a file needs it
 
@@ -396,7 +422,7 @@ def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | No
         sections = codec.encode_lossless(data, options)
         model_id = codec.model_id(options.level)
         packed = container.write(
-            Container(Mode.LOSSLESS, model_id, len(data), container.sha256(data), sections)
+            Container(Mode.LOSSLESS, model_id, len(data), container.sha256(data), sections, suffix)
         )
         if _rebuild(container.read(packed), options) != data:
             raise VerificationFailed("decoding the .jrz did not give the input back")
@@ -415,7 +441,7 @@ def _try_lossless(data: bytes, options: Options) -> tuple[bytes | None, str | No
 
 
 def _try_lossy(
-    data: bytes, target: Target, lossless: bytes, options: Options
+    data: bytes, target: Target, lossless: bytes, options: Options, suffix: str | None
 ) -> tuple[tuple[bytes, Result] | None, str | None]:
     """The lossy .jrz and its result, or (None, why the lossless .jrz is kept instead).
 
@@ -434,11 +460,11 @@ def _try_lossy(
         sizes = LosslessSizes(len(lossless), len(sections["coefficients"]))
         overhead = sizes.total - sizes.coefficients + _LOSSY_SECTION_BYTES
         lossy = codec.encode_lossy(data, target, sizes, overhead, options)
-        packed, report = _pack_lossy(data, target, lossy, sizes.total, options)
+        packed, report = _pack_lossy(data, target, lossy, sizes.total, options, suffix)
         missed = len(packed) - (lossy.estimated_size or len(packed))
         if abs(missed) > _OVERHEAD_SLACK * len(packed):  # the new JPEG's headers differ
             lossy = codec.encode_lossy(data, target, sizes, overhead + missed, options)
-            packed, report = _pack_lossy(data, target, lossy, sizes.total, options)
+            packed, report = _pack_lossy(data, target, lossy, sizes.total, options, suffix)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # as in _try_lossless: a failure never loses the file
@@ -451,7 +477,8 @@ def _try_lossy(
 
 
 def _pack_lossy(
-    data: bytes, target: Target, lossy: LossyJpeg, lossless_size: int, options: Options
+    data: bytes, target: Target, lossy: LossyJpeg, lossless_size: int, options: Options,
+    suffix: str | None
 ) -> tuple[bytes, LossyReport]:
     """The lossy .jrz (the requantized JPEG coded losslessly, with a ``lossy`` section,
     decoded again and compared before it is returned) and its report."""
@@ -464,14 +491,15 @@ def _pack_lossy(
     sections["lossy"] = report.to_bytes()
     digest = container.sha256(lossy.jpeg)
     packed = container.write(
-        Container(Mode.LOSSY, codec.model_id(options.level), len(lossy.jpeg), digest, sections)
+        Container(Mode.LOSSY, codec.model_id(options.level), len(lossy.jpeg), digest, sections,
+                  suffix)
     )
     if _rebuild(container.read(packed), options) != lossy.jpeg:
         raise VerificationFailed("decoding the lossy .jrz did not give its JPEG back")
     return packed, report
 
 
-def _store(data: bytes, options: Options) -> bytes:
+def _store(data: bytes, options: Options, suffix: str | None) -> bytes:
     """The whole file, general-purpose compressed, checked like the model path."""
     packed = container.write(
         Container(
@@ -480,6 +508,7 @@ def _store(data: bytes, options: Options) -> bytes:
             len(data),
             container.sha256(data),
             container.pack_stored(data),
+            suffix,
         )
     )
     if _rebuild(container.read(packed), options) != data:

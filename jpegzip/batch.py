@@ -1,11 +1,14 @@
 """Many files: walk the inputs, plan the outputs, convert in worker processes, report.
 
 ``plan`` turns command-line inputs (files, globs, folders) into tasks, each with its output
-path: next to the input, or mirrored under an output folder. ``run`` converts them in-process
-or in a pool of worker processes that each load the model once, and records one ``Outcome``
-per file; one bad file never stops the batch. An interrupt (KeyboardInterrupt, which the CLI
-also raises for SIGTERM) stops the workers, whose atomic writes leave no partial file, and
-``run`` returns the report so far, marked ``interrupted``. Exit statuses are the CLI's job.
+path: next to the input, or mirrored under an output folder. A .jrz keeps its original's
+suffix (photo.JPEG -> photo.jrz -> photo.JPEG); where two inputs would share a .jrz name
+(a.jpg and a.jpeg), each keeps its whole name instead (a.jpg.jrz, a.jpeg.jrz). ``run``
+converts them in-process or in a pool of worker processes that each load the model once,
+and records one ``Outcome`` per file; one bad file never stops the batch. An interrupt
+(KeyboardInterrupt, which the CLI also raises for SIGTERM) stops the workers, whose atomic
+writes leave no partial file, and ``run`` returns the report so far, marked
+``interrupted``. Exit statuses are the CLI's job.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .options import DEFAULT, LOSSLESS_RATE, Options, available_cores
 from .workers import run_in_pool
 
 JRZ_SUFFIX = ".jrz"
-JPEG_SUFFIX = ".jpg"
+JPEG_SUFFIX = api.JPEG_SUFFIX  # a decompressed file's suffix where its .jrz recorded none
 _GLOB_CHARACTERS = frozenset("*?[")
 INTERNAL_ERROR = "internal-error"  # the code of a bug, and how a stored reason starts
 
@@ -220,8 +223,10 @@ def plan(
 
     With ``output`` a folder (existing, ending in a separator, or needed for several files or
     a folder), outputs go there: flat for named files, mirroring the tree for walked folders.
-    A file reached twice is converted once. Raises BadOption when ``output`` cannot serve
-    (a file for several inputs).
+    A file reached twice is converted once. Compressing, sources that would share an output
+    name (a.jpg, a.jpeg) each get their whole name plus .jrz (a.jpg.jrz, a.jpeg.jrz);
+    outputs that still coincide are a failure for every source but the first. Raises
+    BadOption when ``output`` cannot serve (a file for several inputs).
     """
     found: list[tuple[Path, Path | None]] = []  # (file, the folder it was found in)
     problems: list[Outcome] = []
@@ -236,14 +241,20 @@ def plan(
             problems.append(Outcome.failed(path, None, error))
     folder = _output_folder(output, found)
     target = None if output is None else Path(output)
+    unique: dict[Path, tuple[Path, Path | None]] = {}
+    for source, root in found:
+        unique.setdefault(_identity(source), (source, root))
+    names = {source: _output_name(source, compressing) for source, _ in unique.values()}
+    wanted = [_destination(source, root, target, folder, names[source])
+              for source, root in unique.values()]
+    if compressing and (folder or target is None):
+        shared = {path for path in wanted if wanted.count(path) > 1}
+        wanted = [_destination(source, root, target, folder, source.name + JRZ_SUFFIX)
+                  if path in shared else path
+                  for (source, root), path in zip(unique.values(), wanted, strict=True)]
     tasks: list[Task] = []
     owners: dict[Path, Path] = {}  # destination -> the source that claimed it
-    seen: set[Path] = set()
-    for source, root in found:
-        if _identity(source) in seen:
-            continue
-        seen.add(_identity(source))
-        destination = _destination(source, root, target, folder, compressing)
+    for (source, root), destination in zip(unique.values(), wanted, strict=True):
         owner = owners.setdefault(destination, source)
         if owner is not source:
             error = OutputExists(f"{destination} is also the output of {owner}")
@@ -299,16 +310,24 @@ def _output_folder(output: str | os.PathLike | None, found: list[tuple[Path, Pat
     return False
 
 
+def _output_name(source: Path, compressing: bool) -> str:
+    """The output's file name beside ``source``: photo.JPEG -> photo.jrz; photo.jrz ->
+    photo and the suffix its .jrz recorded (photo.JPEG), or .jpg; a.jpeg.jrz -> a.jpeg."""
+    if compressing:
+        return source.stem + JRZ_SUFFIX
+    suffix = api.original_suffix(source)
+    return source.stem if Path(source.stem).suffix == suffix else source.stem + suffix
+
+
 def _destination(
-    source: Path, root: Path | None, output: Path | None, folder: bool, compressing: bool
+    source: Path, root: Path | None, output: Path | None, folder: bool, name: str
 ) -> Path:
-    suffix = JRZ_SUFFIX if compressing else JPEG_SUFFIX
     if output is None:
-        return source.with_suffix(suffix)
+        return source.with_name(name)
     if not folder:
         return output
     relative = source.relative_to(root) if root is not None else Path(source.name)
-    return output / relative.with_suffix(suffix)
+    return output / relative.with_name(name)
 
 
 def _identity(path: Path) -> Path:

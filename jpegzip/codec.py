@@ -5,9 +5,11 @@ coding of its requantized JPEG, plus a ``lossy`` section the api writes):
 - ``raw-d1``: every byte outside the entropy-coded segments (markers, metadata, tail), zstd
   against the shipped header dictionary (header_dict.py); files written before it hold
   ``raw``, the same bytes in plain zstd, and still decode;
-- ``embedded`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails,
-  an MPO's second image), each a nested lossless .jrz, blanked in ``raw-d1`` (embedded.py);
-- ``scans``:  zstd of the per-scan side information (pad bits, EOB-run resets, trailing ZRLs);
+- ``embedded-2`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails,
+  an MPO's second image), each as the sections of a lossless .jrz, blanked in ``raw-d1``
+  (embedded.py); files of formats 2 to 5 hold ``embedded``, each a nested .jrz;
+- ``scans``: the per-scan side information (pad bits, EOB-run resets, trailing ZRLs), zstd
+  where that is smaller (``container.pack_small``);
 - ``coefficients``: the quantized DCT coefficients, coded by the context model; where the
   side information has layout 2 (a scan cut, or low bits no scan codes), without the low bits
   that every scan leaves zero (``known_zero_bits``), as the model needs no step it knows.
@@ -19,7 +21,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import zstandard
 
 from . import container, embedded, header_dict
 from .errors import ContainerError, LimitExceeded, Unsupported
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from .lossy import Target
     from .lossy.encoder import LosslessSizes, LossyJpeg
     from .lossy.ladder import Ladder
-
-_ZSTD_LEVEL = 19
 
 
 def _model(level: int = DEFAULT_LEVEL):
@@ -80,7 +79,7 @@ def encode_lossless(jpeg: bytes, options: Options = DEFAULT, *,
     quant = _model_quant_tables(layout, zero_bits)
     return {
         **_header_sections(record.raw, options, embedded_jpegs),
-        "scans": zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(side_info),
+        "scans": container.pack_small(side_info),
         "coefficients": encode_planes(planes, quant, sampling,
                                       _model(options.level).on_device(options.device),
                                       options.thread_count),
@@ -125,11 +124,11 @@ def decode_lossless(sections: dict[str, bytes], options: Options = DEFAULT,
         raise ContainerError(f"missing sections: {', '.join(sorted(missing))}")
     # Neither section can hold more than the original file (raw is a part of it).
     raw = header_dict.header_bytes(sections, options.max_input_bytes)
-    if embedded.SECTION in sections:
+    if embedded.SECTION in sections or embedded.LEGACY_SECTION in sections:
         if not embedded_jpegs:
             raise ContainerError("embedded section inside an embedded JPEG")
-        raw = _restore_embedded(raw, sections[embedded.SECTION], options)
-    scans = container.unzstd(sections["scans"], options.max_input_bytes, "scans section")
+        raw = _restore_embedded(raw, sections, options, coded_with)
+    scans = container.unpack_small(sections["scans"], options.max_input_bytes, "scans section")
     side = unpack_side_info(scans)
     without_zero_bits = side_info_version(scans) == 2  # layout 2: see encode_lossless
     try:
@@ -167,12 +166,12 @@ def _header_sections(raw: bytes, options: Options, embedded_jpegs: bool) -> dict
     the model codes smaller than zstd does go to the ``embedded`` section instead (blanked
     in the header bytes), when that makes the two sections smaller than the header alone."""
     plain = {header_dict.RAW_SECTION: header_dict.compress(raw)}
-    taken: list[tuple[int, int, bytes]] = []
+    taken: list[tuple[int, int, bytes]] = []  # start, end, the embedded JPEG's sections
     for start, ends in embedded.candidates(raw, _metadata_regions(raw)) if embedded_jpegs else []:
         if taken and start < taken[-1][1]:
             continue  # inside an embedded JPEG already taken (its own thumbnail)
         for end in ends:  # the first end that makes a JPEG the model codes exactly
-            nested = _nested_jrz(raw[start:end], options)
+            nested = _nested_sections(raw[start:end], options)
             if nested is not None:
                 if len(nested) < len(header_dict.compress(raw[start:end])):
                     taken.append((start, end, nested))
@@ -182,7 +181,8 @@ def _header_sections(raw: bytes, options: Options, embedded_jpegs: bool) -> dict
     sections = {
         header_dict.RAW_SECTION: header_dict.compress(
             embedded.blank(raw, [(start, end) for start, end, _ in taken])),
-        embedded.SECTION: embedded.pack([(start, nested) for start, _, nested in taken]),
+        embedded.SECTION: embedded.pack([(start, end - start, nested)
+                                          for start, end, nested in taken]),
     }
     smaller = sum(map(len, sections.values())) < len(plain[header_dict.RAW_SECTION])
     return sections if smaller else plain
@@ -198,22 +198,35 @@ def _metadata_regions(raw: bytes) -> list[tuple[int, int]]:
     return regions
 
 
-def _nested_jrz(jpeg: bytes, options: Options) -> bytes | None:
-    """An embedded JPEG as a lossless .jrz of its own, checked by decoding it; None when
+def _nested_sections(jpeg: bytes, options: Options) -> bytes | None:
+    """An embedded JPEG's lossless sections, packed, checked by decoding them; None when
     the model cannot code it (it then stays in the header bytes)."""
     try:
-        sections = encode_lossless(jpeg, options, embedded_jpegs=False)
-        packed = container.write(container.Container(container.Mode.LOSSLESS, model_id(
-            options.level), len(jpeg), container.sha256(jpeg), sections))
-        return packed if _decode_nested(packed, len(jpeg), options) == jpeg else None
+        packed = container.pack_sections(encode_lossless(jpeg, options, embedded_jpegs=False))
+        decoded = _decode_entry(packed, len(jpeg), options, model_id(options.level))
+        return packed if decoded == jpeg else None
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # no JPEG after all, or one the model refuses (as in api.py, a
         return None  # foreign panic is a BaseException): it stays where it was
 
 
+def _decode_entry(packed: bytes, length: int, options: Options, coded_with: bytes | None) -> bytes:
+    """The embedded JPEG of an ``embedded-2`` entry, which must be ``length`` bytes. Its
+    bytes are checked with the whole original's digest, once written back."""
+    try:
+        jpeg = decode_lossless(container.unpack_sections(packed), options, coded_with,
+                               embedded_jpegs=False)
+    except ContainerError as error:
+        raise ContainerError(f"embedded section: {error}") from None
+    if len(jpeg) != length:
+        raise ContainerError("embedded section: an entry does not decode to its length")
+    return jpeg
+
+
 def _decode_nested(packed: bytes, room: int, options: Options) -> bytes:
-    """The JPEG of a nested .jrz, at most ``room`` bytes, checked against its SHA-256."""
+    """The JPEG of a nested .jrz (formats 2 to 5), at most ``room`` bytes, checked against
+    its SHA-256."""
     parsed = container.read(packed)
     if parsed.mode is not container.Mode.LOSSLESS or parsed.model_id not in model_ids():
         raise ContainerError("embedded section: an entry is no lossless .jrz of a known model")
@@ -228,10 +241,21 @@ def _decode_nested(packed: bytes, room: int, options: Options) -> bytes:
     return jpeg
 
 
-def _restore_embedded(raw: bytes, section: bytes, options: Options) -> bytes:
-    """The header bytes with the embedded JPEGs of the section decoded back in."""
-    decoded = [(offset, _decode_nested(nested, max(len(raw) - offset, 0), options))
-               for offset, nested in embedded.unpack(section)]
+def _restore_embedded(raw: bytes, sections: dict[str, bytes], options: Options,
+                      coded_with: bytes | None) -> bytes:
+    """The header bytes with the embedded JPEGs of the (one) embedded section decoded back
+    in."""
+    if embedded.SECTION in sections and embedded.LEGACY_SECTION in sections:
+        raise ContainerError("two embedded sections")
+    if embedded.SECTION in sections:
+        entries = embedded.unpack(sections[embedded.SECTION])
+        if any(length > len(raw) - offset for offset, length, _ in entries):
+            raise ContainerError("embedded section: a span outside the header bytes")
+        decoded = [(offset, _decode_entry(packed, length, options, coded_with))
+                   for offset, length, packed in entries]
+    else:
+        decoded = [(offset, _decode_nested(nested, max(len(raw) - offset, 0), options))
+                   for offset, nested in embedded.unpack_legacy(sections[embedded.LEGACY_SECTION])]
     return embedded.restore(raw, decoded)
 
 

@@ -1,8 +1,12 @@
 """The .jrz container: one writer and one reader over the same layout (docs/FORMAT.md).
 
-A .jrz holds a fixed header (magic, format version, mode, model id, original length and
-SHA-256), named byte sections, and a CRC-32 over everything before it. This module knows
-nothing of JPEG or models: it checks the bytes it is given and says which check failed.
+A .jrz holds a short header (magic, format version, mode, model, original length, a digest
+of the original, optionally the original file name's suffix), byte sections, and a CRC-32
+over everything before it. The writer writes format 6, the lean layout (varint lengths,
+one-byte section ids, a one-byte model index): a small file's .jrz must not spend more on
+framing than the model saves. The reader also keeps the parser of formats 1 to 5, whose
+files stay readable. This module knows nothing of JPEG or models: it checks the bytes it is
+given and says which check failed.
 """
 
 from __future__ import annotations
@@ -15,34 +19,54 @@ from dataclasses import dataclass
 
 import zstandard
 
-from .errors import ContainerError
+from .errors import ContainerError, ModelNotAvailable
 
 MAGIC = b"\x89JRZ"
-FORMAT_VERSION = 5  # the newest version this jpegzip reads and writes
-# The first format version that may hold a section, or a newer layout of a section (named
-# by the section and its first byte, the layout's own version number). A file is written
-# with the oldest version its sections allow, so an older reader refuses one it cannot
-# decode as too new (rather than failing inside it), and every other file stays readable.
-SECTION_VERSIONS = {"embedded": 2}
-# the coefficient streams: adaptive without side contexts (retired), with them, in parts
-LAYOUT_VERSIONS = {("coefficients", 3): 3, ("coefficients", 4): 4, ("coefficients", 5): 5}
+FORMAT_VERSION = 6  # the newest version this jpegzip reads, and the one it writes
 MODEL_ID_LENGTH = 32
+DIGEST_LENGTH = 8  # format 6 keeps the first 8 bytes of the original's SHA-256
 STORED_SECTION = "zstd"
 STORED_LEVEL = 19
+# Format 6 names a model by its index here: the SHA-256 of each shipped weights file, in the
+# order they shipped. Append only (an index is part of the format); tests/test_container.py
+# checks that every shipped weights file is listed. Any other model (an experiment's) is
+# written as _MODEL_BY_ID and its whole id.
+MODEL_IDS = (
+    bytes.fromhex("4c71774a00c995a0e64693424ca9ad4fcc39418e9f5e8833e64d823a36a83e3f"),  # classic-v2
+    bytes.fromhex("316c06577b983b90d19cf9ce6b7a392e48c0d63bbaddf39dabb5a1b025ee2b98"),  # learned-v2
+)
+# Format 6 section ids (one byte each on disk). Append only, like MODEL_IDS. Any other
+# section (an experiment's) is written as id _NAMED and its name.
+SECTION_IDS = {"raw-d1": 1, "scans": 2, "coefficients": 3, "embedded-2": 4, "lossy": 5,
+               STORED_SECTION: 6}
+_SECTION_NAMES = {number: name for name, number in SECTION_IDS.items()}
+_LEAN_MIN_LENGTH = 6 + 1 + 1 + DIGEST_LENGTH + 4  # preamble, kind, length, digest, CRC
+_KIND_MODES = 0x03  # kind byte: the mode in its low two bits
+_KIND_SUFFIX = 0x04  # ... and whether the original's suffix follows the digest
+_MODEL_BY_ID = 0xFF  # model byte: the model's 32-byte id follows
+_NAMED = 0  # section id: the section's name follows (a length byte and ASCII)
+_TAG_ID = 0x3F  # section tag: the section id in its low six bits
+_TAG_ZSTD = 0x40  # ... the data is a zstd frame stored without its 4-byte magic number
+_TAG_LAST = 0x80  # ... the last section: no length, it runs to the CRC
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_MAX_SUFFIX = 32  # bytes of UTF-8
+_MAX_VARINT_BYTES = 9  # < 2^63
+# enough of a format 6 file's start to hold its header: preamble, kind, model, length,
+# digest, suffix
+SUFFIX_HEAD = 6 + 1 + 1 + MODEL_ID_LENGTH + _MAX_VARINT_BYTES + DIGEST_LENGTH + 1 + _MAX_SUFFIX
 
-# Shared by reader and writer, so the two cannot drift apart. Little-endian throughout.
+# Formats 1 to 5 (read only). Little-endian throughout.
 _PREAMBLE = struct.Struct("<4sH")  # magic, format version
 _HEADER = struct.Struct("<B32sQ32sH")  # mode, model id, original length, SHA-256, section count
 _NAME_LENGTH = struct.Struct("<B")
 _SECTION_LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
-_MAX_SECTIONS = 0xFFFF
 _MAX_NAME_LENGTH = 0xFF
 _STREAM_CHUNK = 1 << 20
 
 
 class Mode(str, enum.Enum):
-    """How the original was coded. ``lossy`` is reserved; this version never writes it."""
+    """How the original was coded."""
 
     LOSSLESS = "lossless"
     LOSSY = "lossy"
@@ -56,13 +80,20 @@ _MODES_BY_BYTE = {value: mode for mode, value in _MODE_BYTES.items()}
 
 @dataclass(frozen=True)
 class Container:
-    """Everything a .jrz carries, parsed. ``sections`` keeps the order they were written."""
+    """Everything a .jrz carries, parsed. ``sections`` keeps the order they were written.
+
+    ``original_sha256``: the original's SHA-256 when writing; when read, what the file
+    holds (all 32 bytes in formats 1 to 5, the first DIGEST_LENGTH in format 6): compare
+    with ``digest_matches``. ``suffix``: the original file name's suffix (".jpeg", or ""
+    for none); None where none was recorded (a stream, or a file of formats 1 to 5).
+    """
 
     mode: Mode
     model_id: bytes
     original_length: int
     original_sha256: bytes
     sections: dict[str, bytes]
+    suffix: str | None = None
 
 
 class _Truncated(ContainerError):
@@ -70,22 +101,17 @@ class _Truncated(ContainerError):
 
 
 def write(container: Container) -> bytes:
-    """Serialize a container. Raises ValueError for values the format cannot hold."""
+    """Serialize a container in format 6. Raises ValueError for values it cannot hold."""
     _check_writable(container)
-    parts = [
-        _PREAMBLE.pack(MAGIC, version_for(container.sections)),
-        _HEADER.pack(
-            _MODE_BYTES[container.mode],
-            container.model_id,
-            container.original_length,
-            container.original_sha256,
-            len(container.sections),
-        ),
-    ]
-    for name, payload in container.sections.items():
-        encoded_name = name.encode("ascii")
-        parts += [_NAME_LENGTH.pack(len(encoded_name)), encoded_name]
-        parts += [_SECTION_LENGTH.pack(len(payload)), payload]
+    kind = _MODE_BYTES[container.mode] | (0 if container.suffix is None else _KIND_SUFFIX)
+    parts = [_PREAMBLE.pack(MAGIC, FORMAT_VERSION), bytes([kind])]
+    if container.mode is not Mode.STORED:
+        parts.append(_model_reference(container.model_id))
+    parts += [varint(container.original_length), container.original_sha256[:DIGEST_LENGTH]]
+    if container.suffix is not None:
+        suffix = container.suffix.encode()
+        parts += [bytes([len(suffix)]), suffix]
+    parts.append(pack_sections(container.sections))
     body = b"".join(parts)
     return body + _CRC.pack(zlib.crc32(body))
 
@@ -93,34 +119,101 @@ def write(container: Container) -> bytes:
 def read(data: bytes) -> Container:
     """Parse and check a container; every failed check raises ContainerError naming it."""
     view = memoryview(data)
-    _check_preamble(view)
-    if len(view) < _PREAMBLE.size + _HEADER.size + _CRC.size:
+    version = _check_preamble(view)
+    lean = version == FORMAT_VERSION
+    if len(view) < (_LEAN_MIN_LENGTH if lean else _PREAMBLE.size + _HEADER.size + _CRC.size):
         raise ContainerError(f"truncated: {len(view)} bytes is shorter than the fixed header")
     body, trailer = view[: -_CRC.size], view[-_CRC.size :]
+    parse = _parse_lean if lean else _parse_legacy
     (stored_crc,) = _CRC.unpack(trailer)
     if zlib.crc32(body) != stored_crc:
         # Name the likelier cause: a cut-short file also fails the checksum.
         try:
-            _parse_body(body)
+            parse(body)
         except _Truncated:
             raise
-        except ContainerError:
+        except (ContainerError, ModelNotAvailable):
             pass
-        raise ContainerError("checksum mismatch: the container is corrupt")
-    return _parse_body(body)
+        # Format 6 cannot tell them apart: its last section runs up to the CRC.
+        raise ContainerError("truncated or corrupt: checksum mismatch" if lean
+                             else "checksum mismatch: the container is corrupt")
+    return parse(body)
 
 
-def version_for(sections: dict[str, bytes]) -> int:
-    """The format version a file with these sections is written with."""
-    versions = [SECTION_VERSIONS.get(name, 1) for name in sections]
-    versions += [LAYOUT_VERSIONS.get((name, payload[0]), 1)
-                 for name, payload in sections.items() if payload]
-    return max([1, *versions])
+def read_suffix(head: bytes) -> str | None:
+    """The original's suffix recorded in a .jrz, from its first bytes (SUFFIX_HEAD of them
+    suffice), without checking the CRC: for naming an output before the file is decoded
+    (which then checks everything). None: none recorded, or no .jrz of format 6."""
+    view = memoryview(head)
+    try:
+        if _check_preamble(view) != FORMAT_VERSION:
+            return None
+        return _lean_header(Cursor(view)).suffix
+    except (ContainerError, ModelNotAvailable):
+        return None
+
+
+def digest_matches(digest: bytes, data: bytes) -> bool:
+    """Whether ``data`` has the digest a .jrz header holds (a whole SHA-256, or a prefix of
+    at least DIGEST_LENGTH bytes)."""
+    return len(digest) >= DIGEST_LENGTH and sha256(data).startswith(digest)
 
 
 def sha256(data: bytes) -> bytes:
-    """The checksum of the original that the header stores."""
+    """The SHA-256 of an original, as a Container is written with."""
     return hashlib.sha256(data).digest()
+
+
+def varint(value: int) -> bytes:
+    """``value`` as an unsigned LEB128 varint (seven bits a byte, low first)."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def pack_sections(sections: dict[str, bytes]) -> bytes:
+    """Sections in the lean layout: per section a tag (its id, whether it is a zstd frame
+    stored without the magic number, whether it is the last) and, but for the last, its
+    length as a varint. Also the layout of each entry of an ``embedded-2`` section."""
+    parts = []
+    for index, (name, payload) in enumerate(sections.items()):
+        if not name.isascii() or not 1 <= len(name) <= _MAX_NAME_LENGTH:
+            raise ValueError(f"section name must be 1-{_MAX_NAME_LENGTH} ASCII characters")
+        tag = SECTION_IDS.get(name, _NAMED)
+        if payload.startswith(_ZSTD_MAGIC):
+            tag, payload = tag | _TAG_ZSTD, payload[len(_ZSTD_MAGIC):]
+        last = index == len(sections) - 1
+        parts.append(bytes([tag | (_TAG_LAST if last else 0)]))
+        if tag & _TAG_ID == _NAMED:
+            parts += [bytes([len(name)]), name.encode("ascii")]
+        parts += [b"" if last else varint(len(payload)), payload]
+    return b"".join(parts)
+
+
+def unpack_sections(data: bytes | memoryview) -> dict[str, bytes]:
+    """Inverse of ``pack_sections``; every length is checked against the bytes present."""
+    cursor = Cursor(memoryview(data), 0)
+    return _lean_sections(cursor)
+
+
+def pack_small(data: bytes) -> bytes:
+    """A zstd frame of ``data``, or ``data`` itself where that is no larger (a few bytes of
+    side information: zstd's framing would cost more than it saves). Plain data never
+    starts with the zstd magic number, so ``unpack_small`` tells the two apart."""
+    frame = zstandard.ZstdCompressor(level=STORED_LEVEL).compress(data)
+    return data if len(data) <= len(frame) and not data.startswith(_ZSTD_MAGIC) else frame
+
+
+def unpack_small(data: bytes, limit: int, what: str) -> bytes:
+    """Inverse of ``pack_small`` (and of a plain zstd frame), at most ``limit`` bytes."""
+    if not data.startswith(_ZSTD_MAGIC):
+        if len(data) > limit:
+            raise ContainerError(f"{what}: more than {limit} bytes")
+        return data
+    return unzstd(data, limit, what)
 
 
 def pack_stored(original: bytes) -> dict[str, bytes]:
@@ -166,21 +259,35 @@ def _read_bounded(data: bytes, most: int, what: str,
     return bytes(output)
 
 
+def _model_reference(model_id: bytes) -> bytes:
+    """A model's index in MODEL_IDS, or _MODEL_BY_ID and the whole id."""
+    if model_id in MODEL_IDS:
+        return bytes([MODEL_IDS.index(model_id)])
+    return bytes([_MODEL_BY_ID]) + model_id
+
+
 def _check_writable(container: Container) -> None:
-    if len(container.model_id) != MODEL_ID_LENGTH:
+    if container.mode is not Mode.STORED and len(container.model_id) != MODEL_ID_LENGTH:
         raise ValueError(f"model id must be {MODEL_ID_LENGTH} bytes")
-    if len(container.original_sha256) != hashlib.sha256().digest_size:
-        raise ValueError("original_sha256 must be a SHA-256 digest")
-    if not 0 <= container.original_length < 1 << 64:
+    if len(container.original_sha256) < DIGEST_LENGTH:
+        raise ValueError(f"original_sha256 must hold at least {DIGEST_LENGTH} bytes")
+    if not 0 <= container.original_length < 1 << 63:
         raise ValueError("original length out of range")
-    if len(container.sections) > _MAX_SECTIONS:
-        raise ValueError(f"at most {_MAX_SECTIONS} sections")
-    for name in container.sections:
-        if not name.isascii() or not 1 <= len(name) <= _MAX_NAME_LENGTH:
-            raise ValueError(f"section name must be 1-{_MAX_NAME_LENGTH} ASCII characters")
+    if container.suffix is not None and not valid_suffix(container.suffix):
+        raise ValueError(f"suffix {container.suffix!r}: not a file name suffix")
 
 
-def _check_preamble(view: memoryview) -> None:
+def valid_suffix(suffix: str) -> bool:
+    """Whether a .jrz can record this suffix: "" or a dot and 1 to 31 bytes of printable
+    characters, no dot or separator among them (a suffix becomes part of an output path)."""
+    if suffix == "":
+        return True
+    rest = suffix[1:]
+    return (suffix.startswith(".") and rest.isprintable() and not set(rest) & set("./\\")
+            and 0 < len(suffix.encode()) - 1 < _MAX_SUFFIX)
+
+
+def _check_preamble(view: memoryview) -> int:
     if bytes(view[: len(MAGIC)]) != MAGIC[: len(view)]:
         raise ContainerError("bad magic: not a .jrz file")
     if len(view) < _PREAMBLE.size:
@@ -192,17 +299,22 @@ def _check_preamble(view: memoryview) -> None:
         )
     if version < 1:
         raise ContainerError(f"unknown format version {version}")
+    return version
 
 
-class _Cursor:
-    """Reads forward through the body; refuses any length beyond the bytes present."""
+class Cursor:
+    """Reads forward through bytes; refuses any length beyond the bytes present (the
+    message starts with "truncated"). Also reads the entries of an ``embedded-2`` section."""
 
-    def __init__(self, body: memoryview) -> None:
+    def __init__(self, body: memoryview, offset: int = _PREAMBLE.size) -> None:
         self.body = body
-        self.offset = _PREAMBLE.size
+        self.offset = offset
+
+    def left(self) -> int:
+        return len(self.body) - self.offset
 
     def take(self, count: int, what: str) -> memoryview:
-        remaining = len(self.body) - self.offset
+        remaining = self.left()
         if count > remaining:
             raise _Truncated(
                 f"truncated: {what} at byte {self.offset} needs {count} bytes, {remaining} left"
@@ -214,9 +326,90 @@ class _Cursor:
     def unpack(self, layout: struct.Struct, what: str) -> tuple:
         return layout.unpack(self.take(layout.size, what))
 
+    def byte(self, what: str) -> int:
+        return self.take(1, what)[0]
 
-def _parse_body(body: memoryview) -> Container:
-    cursor = _Cursor(body)
+    def varint(self, what: str) -> int:
+        value = 0
+        for shift in range(0, 7 * _MAX_VARINT_BYTES, 7):
+            byte = self.byte(what)
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+        raise ContainerError(f"{what}: varint longer than {_MAX_VARINT_BYTES} bytes")
+
+
+def _parse_lean(body: memoryview) -> Container:
+    """Format 6: the header, then the sections up to the CRC."""
+    cursor = Cursor(body)
+    header = _lean_header(cursor)
+    sections = _lean_sections(cursor)
+    return Container(header.mode, header.model_id, header.original_length,
+                     header.original_sha256, sections, header.suffix)
+
+
+def _lean_header(cursor: Cursor) -> Container:
+    """The format 6 header fields (no sections yet)."""
+    kind = cursor.byte("mode")
+    if kind & ~(_KIND_MODES | _KIND_SUFFIX) or kind & _KIND_MODES not in _MODES_BY_BYTE:
+        raise ContainerError(f"unknown mode {kind}")
+    mode = _MODES_BY_BYTE[kind & _KIND_MODES]
+    model_id = bytes(MODEL_ID_LENGTH)
+    if mode is not Mode.STORED:
+        index = cursor.byte("model")
+        if index == _MODEL_BY_ID:
+            model_id = bytes(cursor.take(MODEL_ID_LENGTH, "model id"))
+        elif index < len(MODEL_IDS):
+            model_id = MODEL_IDS[index]
+        else:
+            raise ModelNotAvailable(f"coded with model #{index}; this jpegzip knows "
+                                    f"models #0 to #{len(MODEL_IDS) - 1}")
+    length = cursor.varint("original length")
+    digest = bytes(cursor.take(DIGEST_LENGTH, "digest"))
+    suffix = None
+    if kind & _KIND_SUFFIX:
+        raw = bytes(cursor.take(cursor.byte("suffix length"), "suffix"))
+        try:
+            suffix = raw.decode()
+        except UnicodeDecodeError:
+            suffix = None
+        if suffix is None or not valid_suffix(suffix):
+            raise ContainerError(f"suffix {raw!r}: not a file name suffix")
+    return Container(mode, model_id, length, digest, {}, suffix)
+
+
+def _lean_sections(cursor: Cursor) -> dict[str, bytes]:
+    sections: dict[str, bytes] = {}
+    while cursor.left():
+        tag = cursor.byte("section tag")
+        name = _section_name(cursor, tag & _TAG_ID, len(sections))
+        if name in sections:
+            raise ContainerError(f"section {len(sections)}: repeated {name!r}")
+        length = cursor.left() if tag & _TAG_LAST else cursor.varint(f"section {name!r} length")
+        payload = bytes(cursor.take(length, f"section {name!r}"))
+        sections[name] = _ZSTD_MAGIC + payload if tag & _TAG_ZSTD else payload
+        if tag & _TAG_LAST:
+            break
+        if not cursor.left():
+            raise _Truncated(f"truncated: section {name!r} is not marked last")
+    return sections
+
+
+def _section_name(cursor: Cursor, number: int, index: int) -> str:
+    """The name of a section with this id; for _NAMED, the name that follows it."""
+    if number != _NAMED:
+        if number not in _SECTION_NAMES:
+            raise ContainerError(f"section {index}: unknown id {number}")
+        return _SECTION_NAMES[number]
+    raw = bytes(cursor.take(cursor.byte(f"section {index} name length"), f"section {index} name"))
+    if not raw or not raw.isascii() or raw.decode() in SECTION_IDS:
+        raise ContainerError(f"section {index}: name {raw!r} is empty, not ASCII or has an id")
+    return raw.decode()
+
+
+def _parse_legacy(body: memoryview) -> Container:
+    """Formats 1 to 5: fixed-width header fields and named sections."""
+    cursor = Cursor(body)
     mode_byte, model_id, original_length, original_sha256, section_count = cursor.unpack(
         _HEADER, "header"
     )
@@ -233,9 +426,9 @@ def _parse_body(body: memoryview) -> Container:
             raise ContainerError(f"section {index}: empty or repeated name {name!r}")
         (length,) = cursor.unpack(_SECTION_LENGTH, f"section {name!r} length")
         sections[name] = bytes(cursor.take(length, f"section {name!r}"))
-    if cursor.offset != len(body):
+    if cursor.left():
         raise ContainerError(
-            f"section length: {len(body) - cursor.offset} unexpected bytes after the last section"
+            f"section length: {cursor.left()} unexpected bytes after the last section"
         )
     return Container(
         mode=_MODES_BY_BYTE[mode_byte],

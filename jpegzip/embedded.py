@@ -1,30 +1,36 @@
 """JPEGs embedded in a JPEG's header bytes (EXIF thumbnails, an MPO's second image): where
-they are, and how the ``embedded`` section lists them.
+they are, and how the ``embedded-2`` section lists them.
 
 A camera photo carries a 5-12 kB thumbnail inside its EXIF segment, 5-10 % of a phone
 photo's .jrz when zstd codes it as plain bytes; an MPO's second image follows the first
 one's EOI. The codec codes each one with the model
-instead, as a nested lossless .jrz, and blanks its bytes (zeros, same length) in the header
-bytes, so the header section shrinks and keeps its layout (segment lengths, offsets).
-Decoding writes each embedded JPEG back over its blank before anything parses the header.
+instead, as the sections of a lossless .jrz without a container of its own (the parent's
+CRC, model and digest of the whole original cover it), and blanks its bytes (zeros, same
+length) in the header bytes, so the header section shrinks and keeps its layout (segment
+lengths, offsets). Decoding writes each embedded JPEG back over its blank before anything
+parses the header.
 
 Candidates are found by their bytes (an SOI marker followed by another marker, up to one of
 the next EOIs) inside metadata segments and after the image's EOI: whatever such a span
-holds, the codec only takes it when its nested .jrz decodes back to exactly those bytes,
+holds, the codec only takes it when its sections decode back to exactly those bytes,
 so a wrong guess costs nothing but time.
 
-``embedded`` section: a count byte, then per entry its offset in the header bytes and its
-length (unsigned 64-bit little-endian each) and the nested .jrz; offsets ascending, spans
-not overlapping.
+``embedded-2`` section (format 6): a count byte, then per entry its offset in the header
+bytes, its length, and the length of its sections (unsigned LEB128 varints), then its
+sections (``container.pack_sections``); offsets ascending, spans not overlapping. Formats 2
+to 5 hold ``embedded`` instead: per entry an offset and a length (unsigned 64-bit
+little-endian) and a complete nested .jrz.
 """
 
 from __future__ import annotations
 
 import struct
 
+from . import container
 from .errors import ContainerError
 
-SECTION = "embedded"
+SECTION = "embedded-2"
+LEGACY_SECTION = "embedded"  # formats 2 to 5: each entry a nested .jrz
 MOST = 4  # embedded JPEGs per file (a photo has one thumbnail, an MPO two images)
 ENDS = 3  # ends tried per start
 _SOI = b"\xff\xd8\xff"
@@ -61,18 +67,37 @@ def blank(header: bytes, taken: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-def pack(entries: list[tuple[int, bytes]]) -> bytes:
-    """The section: (offset, nested .jrz) per embedded JPEG, offsets ascending."""
+def pack(entries: list[tuple[int, int, bytes]]) -> bytes:
+    """The section: (offset, JPEG length, packed sections) per embedded JPEG, offsets
+    ascending."""
     if len(entries) > MOST:
         raise ValueError(f"at most {MOST} embedded JPEGs")
     out = [bytes([len(entries)])]
-    for offset, nested in entries:
-        out += [_ENTRY.pack(offset, len(nested)), nested]
+    for offset, length, sections in entries:
+        out += [container.varint(offset), container.varint(length),
+                container.varint(len(sections)), sections]
     return b"".join(out)
 
 
-def unpack(section: bytes) -> list[tuple[int, bytes]]:
+def unpack(section: bytes) -> list[tuple[int, int, bytes]]:
     """Inverse of ``pack``; a damaged section raises ContainerError."""
+    if not section or section[0] > MOST:
+        raise ContainerError("embedded section: bad entry count")
+    cursor = container.Cursor(memoryview(section), 1)
+    entries = []
+    try:
+        for _ in range(section[0]):
+            offset, length = cursor.varint("offset"), cursor.varint("length")
+            entries.append((offset, length, bytes(cursor.take(cursor.varint("size"), "entry"))))
+    except ContainerError as error:
+        raise ContainerError(f"embedded section: {error}") from None
+    if cursor.left():
+        raise ContainerError("embedded section: bytes after the last entry")
+    return entries
+
+
+def unpack_legacy(section: bytes) -> list[tuple[int, bytes]]:
+    """The entries of a formats 2 to 5 ``embedded`` section: (offset, nested .jrz)."""
     if not section or section[0] > MOST:
         raise ContainerError("embedded section: bad entry count")
     entries = []

@@ -44,7 +44,8 @@ def inspect(data: bytes, options: Options = DEFAULT) -> dict[str, Any]:
         "mode": parsed.mode.value,
         "size": len(data),
         "original_size": parsed.original_length,
-        "original_sha256": parsed.original_sha256.hex(),
+        "original_sha256": parsed.original_sha256.hex(),  # format 6: its first 8 bytes
+        "suffix": parsed.suffix,  # the original file name's; None: none recorded (.jpg)
         "savings_percent": savings_percent(parsed.original_length, len(data)),
         "model_id": None if parsed.mode is Mode.STORED else parsed.model_id.hex(),
         "model_name": None if parsed.mode is Mode.STORED else _model_name(parsed.model_id),

@@ -20,7 +20,6 @@ protocol is length-prefixed bytes in, one JSON line out: nothing is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -187,7 +186,7 @@ def _check_jpeg(data: bytes) -> tuple[str, str]:
 
 
 def _check_jrz(data: bytes) -> tuple[str, str]:
-    from jpegzip import api
+    from jpegzip import api, container
     from jpegzip.errors import ContainerError, LimitExceeded, ModelNotAvailable
     from jpegzip.inspection import inspect
 
@@ -200,8 +199,9 @@ def _check_jrz(data: bytes) -> tuple[str, str]:
         output = api.decompress(data)
     except clean as error:
         return "refused", error.code
-    length, digest = struct.unpack_from("<Q32s", data, 39)  # docs/FORMAT.md
-    if len(output) != length or hashlib.sha256(output).digest() != digest:
+    header = container.read(data)  # it decoded, so the header is well formed
+    if len(output) != header.original_length or not container.digest_matches(
+            header.original_sha256, output):
         return "wrong", "decompress returned bytes that do not match the header"
     return "decoded", ""
 

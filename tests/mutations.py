@@ -3,12 +3,14 @@ ones for JPEGs, and container-aware ones for .jrz files that re-write the CRC (a
 zstd sections) so that a mutation reaches the decoders behind the checksum.
 
 Every mutation takes (rng, data, donors) and returns new bytes, or None where it does not
-apply (the caller then flips bits instead). Knows nothing of jpegzip but the .jrz layout
-(docs/FORMAT.md) and uses only ``random.Random``, so a case is fully defined by its seed.
+apply (the caller then flips bits instead). Reads and writes .jrz files with
+``jpegzip.container`` (format 6, docs/FORMAT.md) and uses only ``random.Random``, so a case
+is fully defined by its seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 import zlib
@@ -16,8 +18,8 @@ from collections.abc import Callable
 
 import zstandard
 
-from jpegzip import embedded, header_dict
-from jpegzip.errors import ContainerError
+from jpegzip import container, embedded, header_dict
+from jpegzip.errors import ContainerError, JpegzipError
 
 Mutation = Callable[[random.Random, bytes, list[bytes]], "bytes | None"]
 
@@ -28,8 +30,7 @@ _U64 = (0, 1, 85, 1 << 20, (1 << 28) + 1, 1 << 31, 1 << 32, (1 << 63) - 1, (1 <<
 _BYTES = (0x00, 0x01, 0x0F, 0x10, 0x11, 0x22, 0x3F, 0x7F, 0x80, 0xC0, 0xD9, 0xDA, 0xFE, 0xFF)
 _MARKERS = (0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC9, 0xCC, 0xD0, 0xD7, 0xD8, 0xD9, 0xDA, 0xDB,
             0xDC, 0xDD, 0xDE, 0xE0, 0xE1, 0xEE, 0xFE, 0x00, 0xFF)  # fmt: skip
-_HEADER_BYTES = 81  # .jrz: everything before the first section (docs/FORMAT.md)
-_LENGTH_OFFSET, _DIGEST_OFFSET = 39, 47
+_KIND_OFFSET, _MODEL_OFFSET = 6, 7  # format 6 (docs/FORMAT.md)
 
 
 # --- any bytes -----------------------------------------------------------------------------
@@ -205,31 +206,28 @@ JPEG_MUTATIONS: tuple[Mutation, ...] = (
 # --- .jrz containers -----------------------------------------------------------------------
 
 
+def _parsed(data: bytes) -> container.Container | None:
+    """A well-formed container (None if it is not one)."""
+    try:
+        return container.read(data)
+    except JpegzipError:
+        return None
+
+
 def _sections(data: bytes) -> dict[str, bytes] | None:
     """The sections of a well-formed container (None if it is not one)."""
-    if len(data) < _HEADER_BYTES + 4:
-        return None
-    (count,) = struct.unpack_from("<H", data, _HEADER_BYTES - 2)
-    found, pos, end = {}, _HEADER_BYTES, len(data) - 4
-    for _ in range(count):
-        if pos >= end or pos + 1 + data[pos] + 8 > end:
-            return None
-        size = data[pos]
-        name = data[pos + 1 : pos + 1 + size].decode("latin-1")
-        (length,) = struct.unpack_from("<Q", data, pos + 1 + size)
-        pos += 1 + size + 8
-        found[name] = data[pos : pos + length]
-        pos += length
-    return found if pos == end else None
+    parsed = _parsed(data)
+    return None if parsed is None else dict(parsed.sections)
 
 
-def _pack(header: bytes, sections: dict[str, bytes]) -> bytes:
-    """A container with a valid CRC (header: the 81 bytes before the sections)."""
-    parts = [header[: _HEADER_BYTES - 2], struct.pack("<H", len(sections) % 0x10000)]
-    for name, payload in sections.items():
-        encoded = name.encode("latin-1")
-        parts += [bytes([len(encoded) % 256]), encoded, struct.pack("<Q", len(payload)), payload]
-    return _with_crc(b"".join(parts) + bytes(4))
+def _pack(data: bytes, sections: dict[str, bytes], **changes) -> bytes:
+    """The well-formed container ``data`` with other sections (and header fields)."""
+    parsed = _parsed(data)
+    assert parsed is not None
+    try:
+        return container.write(dataclasses.replace(parsed, sections=sections, **changes))
+    except ValueError:  # a value the format cannot hold: keep the bytes
+        return data
 
 
 def _with_crc(data: bytes) -> bytes:
@@ -241,21 +239,24 @@ def fix_crc(rng: random.Random, data: bytes, donors: list[bytes]) -> bytes | Non
 
 
 def header_field(rng: random.Random, data: bytes, donors: list[bytes]) -> bytes | None:
-    """Version, mode, model id, original length or checksum, CRC fixed half the time."""
-    if len(data) < _HEADER_BYTES:
+    """Version, mode, model, original length or digest, CRC fixed half the time."""
+    parsed = _parsed(data)
+    if parsed is None:
         return None
     out = bytearray(data)
     field = rng.randrange(5)
     if field == 0:
-        out[4:6] = struct.pack("<H", rng.choice((0, 1, 2, 0xFFFF)))
+        out[4:6] = struct.pack("<H", rng.choice((0, 1, 2, 5, 7, 0xFFFF)))
     elif field == 1:
-        out[6] = rng.choice((0, 1, 2, 3, 4, 0xFF))
+        out[_KIND_OFFSET] = rng.choice((0, 1, 2, 3, 4, 5, 7, 0x83, 0xFF))
     elif field == 2:
-        out[7 + rng.randrange(32)] ^= 1 << rng.randrange(8)
+        out[_MODEL_OFFSET] = rng.choice((0, 1, 2, 0x7F, 0xFE, 0xFF))
     elif field == 3:
-        out[_LENGTH_OFFSET : _LENGTH_OFFSET + 8] = struct.pack("<Q", rng.choice(_U64))
+        length = rng.choice(_U64) % (1 << 63)
+        out = bytearray(_pack(data, parsed.sections, original_length=length))
     else:
-        out[_DIGEST_OFFSET + rng.randrange(32)] ^= 1
+        at = data.find(parsed.original_sha256)
+        out[at + rng.randrange(len(parsed.original_sha256))] ^= 1
     return _with_crc(bytes(out)) if rng.random() < 0.5 else bytes(out)
 
 
@@ -281,6 +282,8 @@ def section_inside(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
     try:  # bounded: an earlier mutation may have made the frame claim any size
         if name == "raw-d1":
             inner = header_dict.decompress(found[name], 1 << 24, name)
+        elif name == "scans":  # plain where zstd would not shrink it
+            inner = container.unpack_small(found[name], 1 << 24, name)
         else:
             inner = zstandard.ZstdDecompressor().stream_reader(found[name]).read(1 << 24)
     except (zstandard.ZstdError, ContainerError):
@@ -292,6 +295,8 @@ def section_inside(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
     changed = mutation(rng, inner, [inner]) or inner
     if name == "raw-d1":
         found[name] = header_dict.compress(changed)
+    elif name == "scans":
+        found[name] = container.pack_small(changed)
     else:
         found[name] = zstandard.ZstdCompressor(level=3).compress(changed)
     return _pack(data, found)
@@ -347,14 +352,13 @@ def section_table(rng: random.Random, data: bytes, donors: list[bytes]) -> bytes
     elif choice == 2:
         found = dict(reversed(list(found.items())))
     else:
-        claim = struct.pack("<Q", rng.choice(_U64))
-        data = data[:_LENGTH_OFFSET] + claim + data[_LENGTH_OFFSET + 8 :]
+        return _pack(data, found, original_length=rng.choice(_U64) % (1 << 63))
     return _pack(data, found)
 
 
 def embedded_entry(rng: random.Random, data: bytes, donors: list[bytes]) -> bytes | None:
-    """Mutate one nested .jrz of the ``embedded`` section (any .jrz mutation, its CRC
-    fixed), or its offset: this reaches the decoders behind the nested container."""
+    """Mutate the sections of one embedded JPEG of the ``embedded-2`` section (as the
+    sections of a .jrz), or its offset or length: this reaches the decoders behind it."""
     found = _sections(data)
     if not found or embedded.SECTION not in found:
         return None
@@ -365,13 +369,19 @@ def embedded_entry(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
     if not entries:
         return None
     pick = rng.randrange(len(entries))
-    offset, nested = entries[pick]
+    offset, length, packed = entries[pick]
     if rng.random() < 0.2:
         offset = rng.choice((0, 1, offset - 1, offset + 1, *_U64[-3:]))
+    elif rng.random() < 0.2:
+        length = rng.choice((0, 1, length - 1, length + 1, *_U64[-3:]))
     else:
-        mutation = rng.choice((header_field, section_payload, section_inside, section_table))
-        nested = mutation(rng, nested, [nested]) or nested
-    entries[pick] = (max(0, min(offset, (1 << 64) - 1)), nested)
+        inner = container.write(container.Container(
+            container.Mode.LOSSLESS, container.MODEL_IDS[0], length, bytes(32),
+            container.unpack_sections(packed)))
+        mutation = rng.choice((section_payload, section_inside, section_table))
+        packed = container.pack_sections(_sections(mutation(rng, inner, [inner]) or inner) or {})
+    clamp = (1 << 63) - 1
+    entries[pick] = (max(0, min(offset, clamp)), max(0, min(length, clamp)), packed)
     found[embedded.SECTION] = embedded.pack(entries)
     return _pack(data, found)
 

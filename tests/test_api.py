@@ -185,13 +185,14 @@ def test_files_of_retired_formats_are_refused_by_name(name, error, message):
 @pytest.mark.skipif(not os.environ.get("JPEGZIP_REGENERATE_GOLDEN"), reason="explicit flag only")
 def test_regenerate_golden_files(make_jpeg, with_thumbnail):
     """Golden files are written once per format version, level (its model) and header
-    section, with an embedded thumbnail, and for an image large enough to be coded in
-    parts (format 5); old ones must keep decoding, so a new model ships beside the old
-    weights rather than replacing them."""
+    section, with an embedded thumbnail, for an image large enough to be coded in parts
+    (format 5 on), and stored with a suffix (format 6 on); old ones must keep decoding, so
+    a new model ships beside the old weights rather than replacing them."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     original = make_jpeg(width=24, height=16, seed=7)
-    (GOLDEN / "stored_v1.jpg").write_bytes(original)
-    (GOLDEN / "stored_v1.jrz").write_bytes(stored_container(original))
+    stored = stored_container(original, suffix=".JPEG")
+    (GOLDEN / f"stored_v{_version(stored)}.jpg").write_bytes(original)
+    (GOLDEN / f"stored_v{_version(stored)}.jrz").write_bytes(stored)
     photo = make_jpeg(width=96, height=64, seed=3)
     thumbnailed = with_thumbnail(photo, make_jpeg(width=96, height=64, seed=4, quality=90))
     for jpeg, level in [(photo, level) for level in LEVELS] + [(thumbnailed, DEFAULT_LEVEL),
@@ -201,11 +202,16 @@ def test_regenerate_golden_files(make_jpeg, with_thumbnail):
         sections = container.read(packed).sections
         header = next(n for n in sections if n.startswith("raw"))
         extra = [n for n in sections if n == embedded.SECTION]
-        version = struct.unpack_from("<H", packed, len(container.MAGIC))[0]
+        if sections["coefficients"][:1] == b"\x05" and _version(packed) > 5:  # not implied
+            extra.append("parts")
         name = "_".join(["lossless", Path(LEVEL_WEIGHTS[level]).stem, header, *extra])
-        name += f"_v{version}"
+        name += f"_v{_version(packed)}"
         (GOLDEN / f"{name.replace('-', '_')}.jpg").write_bytes(jpeg)
         (GOLDEN / f"{name.replace('-', '_')}.jrz").write_bytes(packed)
+
+
+def _version(packed: bytes) -> int:
+    return struct.unpack_from("<H", packed, len(container.MAGIC))[0]
 
 
 def _smooth_6mp() -> bytes:
@@ -229,6 +235,32 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, jpeg_bytes):
 
 
 # --- files ---------------------------------------------------------------------------------
+
+
+def test_golden_files_of_format_6_keep_the_suffix():
+    assert container.read((GOLDEN / "stored_v6.jrz").read_bytes()).suffix == ".JPEG"
+    assert api.original_suffix(GOLDEN / "stored_v6.jrz") == ".JPEG"
+    assert api.original_suffix(GOLDEN / "stored_v1.jrz") == ".jpg"  # none recorded then
+
+
+@pytest.mark.parametrize("name, recorded, restored", [
+    ("photo.JPEG", ".JPEG", ".JPEG"), ("a.jpeg", ".jpeg", ".jpeg"), ("photo.jpg", None, ".jpg"),
+    ("photo", "", ""), ("odd.j\tp", None, ".jpg"), ("long." + "x" * 40, None, ".jpg")])
+def test_compress_file_records_the_suffix_of_its_source(tmp_path, jpeg_bytes, name, recorded,
+                                                        restored):
+    """.jpg is what a .jrz without a suffix gives back, so it costs no bytes; "" is a name
+    without one; a suffix the format cannot hold is not recorded."""
+    (tmp_path / name).write_bytes(jpeg_bytes)
+    api.compress_file(tmp_path / name, tmp_path / "out.jrz")
+    assert container.read((tmp_path / "out.jrz").read_bytes()).suffix == recorded
+    assert api.original_suffix(tmp_path / "out.jrz") == restored
+    assert api.decompress((tmp_path / "out.jrz").read_bytes()) == jpeg_bytes
+
+
+def test_original_suffix_of_an_unreadable_file_is_the_default(tmp_path):
+    assert api.original_suffix(tmp_path / "missing.jrz") == ".jpg"
+    (tmp_path / "junk.jrz").write_bytes(b"junk")
+    assert api.original_suffix(tmp_path / "junk.jrz") == ".jpg"
 
 
 def test_file_round_trip(tmp_path, jpeg_bytes):

@@ -123,10 +123,43 @@ def test_tree_round_trip_skips_non_jpegs(tree, tmp_path):
     ]
     back = run([tmp_path / "archive"], DECOMPRESS, output=tmp_path / "back")
     assert back.summary()["done"] == 4
-    for name in ("a.jpg", "sub/b.jpeg", "sub/deeper/c.JPG", "sub/d.jpg"):
-        restored = (tmp_path / "back" / name).with_suffix(".jpg")
-        assert restored.read_bytes() == (tree / name).read_bytes()
+    names = ["a.jpg", "sub/b.jpeg", "sub/d.jpg", "sub/deeper/c.JPG"]  # each suffix restored
+    assert files_under(tmp_path / "back") == names
+    for name in names:
+        assert (tmp_path / "back" / name).read_bytes() == (tree / name).read_bytes()
     json.dumps(report.to_json())  # serialisable as it is
+
+
+def test_sources_sharing_a_jrz_name_keep_their_whole_names(tree, tmp_path, make_jpeg):
+    """a.jpg and a.jpeg in one folder would both be a.jrz: each becomes its name plus
+    .jrz, and comes back under its own name; nothing is overwritten or lost."""
+    (tree / "a.jpeg").write_bytes(make_jpeg(seed=9))
+    plan = batch.plan([tree], None, True, True)
+    targets = {task.source.name: task.destination.name for task in plan.tasks
+               if task.source.parent == tree}
+    assert targets == {"a.jpeg": "a.jpeg.jrz", "a.jpg": "a.jpg.jrz", "notes.txt": "notes.jrz"}
+    assert not plan.problems
+    assert batch.run(plan, COMPRESS).count(Status.FAILED) == 0
+    back = run([tree], DECOMPRESS, output=tmp_path / "back")
+    assert back.count(Status.DONE) == 5
+    for name in ("a.jpg", "a.jpeg"):
+        assert (tmp_path / "back" / name).read_bytes() == (tree / name).read_bytes()
+
+
+def test_decompressed_names(tmp_path, jpeg_bytes):
+    """photo.jrz of a photo.JPEG gives photo.JPEG; a.jpeg.jrz gives a.jpeg (not
+    a.jpeg.jpeg); b.jpg gives b.jpg; a name without a suffix stays without; -o wins."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for source, jrz in [("photo.JPEG", "photo.jrz"), ("a.jpeg", "a.jpeg.jrz"),
+                        ("b.jpg", "b.jrz"), ("bare", "bare.jrz")]:
+        (tmp_path / source).write_bytes(jpeg_bytes)
+        api.compress_file(tmp_path / source, folder / jrz)
+    plan = batch.plan([folder], tmp_path / "out", True, False)
+    assert sorted(task.destination.name for task in plan.tasks) == [
+        "a.jpeg", "b.jpg", "bare", "photo.JPEG"]
+    (task,) = batch.plan([folder / "photo.jrz"], tmp_path / "o.jpg", False, False).tasks
+    assert task.destination == tmp_path / "o.jpg"
 
 
 def test_named_non_jpeg_fails(tree):
@@ -347,7 +380,9 @@ def test_inspect_reports_the_image_and_its_metadata(request, fake_model):
         assert facts["model_name"] == (None if fake_model else "learned-v2")
         assert facts["level"] == (None if fake_model else 2)
     assert facts["original_size"] == len(original)
-    assert facts["original_sha256"] == container.sha256(original).hex()
+    assert container.sha256(original).hex().startswith(facts["original_sha256"])
+    assert len(facts["original_sha256"]) == 2 * container.DIGEST_LENGTH
+    assert facts["suffix"] is None
     image = facts["image"]
     assert (image["width"], image["height"], image["progressive"]) == (40, 24, True)
     assert (image["components"], image["subsampling"]) == (3, "4:2:0")

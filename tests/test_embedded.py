@@ -1,9 +1,13 @@
-"""JPEGs embedded in a JPEG's header (EXIF thumbnails): coded by the model as nested .jrz
-files, blanked in the header bytes, and written back exactly; damaged entries refused."""
+"""JPEGs embedded in a JPEG's header (EXIF thumbnails): coded by the model as the sections
+of a lossless .jrz inside the parent's, blanked in the header bytes, and written back
+exactly; damaged entries refused. Files of formats 2 to 5 (a nested .jrz per entry) still
+decode (their golden file is in test_api.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import struct
 
 import pytest
 from mutations import embedded_entry
@@ -29,13 +33,25 @@ def test_candidates_lie_inside_one_region_with_the_next_eois():
 
 
 def test_section_round_trips_and_damage_is_refused():
-    entries = [(7, b"abc"), (40, b"")]
+    entries = [(7, 300, b"abc"), (400, 0, b"")]
     section = embedded.pack(entries)
+    assert section == b"\x02" + b"\x07\xac\x02\x03abc" + b"\x90\x03\x00\x00"
     assert embedded.unpack(section) == entries
     for damaged in (b"", bytes([embedded.MOST + 1]), section[:-1], section + b"x",
                     section[:5]):
         with pytest.raises(ContainerError, match="embedded section"):
             embedded.unpack(damaged)
+
+
+def test_legacy_section_round_trips_and_damage_is_refused():
+    entries = [(7, b"abc"), (40, b"")]
+    section = bytes([2]) + b"".join(struct.pack("<QQ", offset, len(nested)) + nested
+                                    for offset, nested in entries)
+    assert embedded.unpack_legacy(section) == entries
+    for damaged in (b"", bytes([embedded.MOST + 1]), section[:-1], section + b"x",
+                    section[:5]):
+        with pytest.raises(ContainerError, match="embedded section"):
+            embedded.unpack_legacy(damaged)
 
 
 def test_restore_writes_back_over_blanks_only():
@@ -73,30 +89,51 @@ def test_bytes_that_only_look_like_a_jpeg_stay_in_the_header(make_jpeg, with_thu
     assert codec.decode_lossless(sections) == data
 
 
-def test_nested_entries_are_checked_before_and_after_decoding(photo):
+def test_an_entry_shares_its_parents_framing(photo):
+    """No magic, model, digest or CRC of its own: a few bytes besides its sections."""
     sections = codec.encode_lossless(photo)
-    (offset, nested), = embedded.unpack(sections[embedded.SECTION])
-    inner = container.read(nested)
+    (offset, length, packed), = embedded.unpack(sections[embedded.SECTION])
+    inner = container.unpack_sections(packed)
+    assert list(inner) == ["raw-d1", "scans", "coefficients"]
+    framing = len(sections[embedded.SECTION]) - sum(map(len, inner.values()))
+    assert framing <= 1 + 2 + 2 + 2 + 3 + 2 - 4  # count, offset, lengths, tags; no zstd magic
 
-    def rebuilt(**changes) -> dict[str, bytes]:
-        fields = {"mode": inner.mode, "model_id": inner.model_id,
-                  "original_length": inner.original_length,
-                  "original_sha256": inner.original_sha256, "sections": inner.sections}
-        entry = container.write(container.Container(**(fields | changes)))
-        return sections | {embedded.SECTION: embedded.pack([(offset, entry)])}
+
+def test_entries_are_checked_before_and_after_decoding(photo):
+    sections = codec.encode_lossless(photo)
+    (offset, length, packed), = embedded.unpack(sections[embedded.SECTION])
+    inner = container.unpack_sections(packed)
+
+    def rebuilt(offset=offset, length=length, inner=inner) -> dict[str, bytes]:
+        entry = (offset, length, container.pack_sections(inner))
+        return sections | {embedded.SECTION: embedded.pack([entry])}
 
     with pytest.raises(ContainerError, match="outside the header"):
-        codec.decode_lossless(rebuilt(original_length=10**7))
-    with pytest.raises(ContainerError, match="known model"):
-        codec.decode_lossless(rebuilt(model_id=bytes(32)))
-    with pytest.raises(ContainerError, match="checksum"):
-        codec.decode_lossless(rebuilt(original_sha256=bytes(32)))
-    nested_twice = inner.sections | {embedded.SECTION: sections[embedded.SECTION]}
+        codec.decode_lossless(rebuilt(length=10**7))
+    with pytest.raises(ContainerError, match="its length"):
+        codec.decode_lossless(rebuilt(length=length - 1))
+    nested_twice = inner | {embedded.SECTION: sections[embedded.SECTION]}
     with pytest.raises(ContainerError, match="inside an embedded JPEG"):
-        codec.decode_lossless(rebuilt(sections=nested_twice))
-    moved = sections | {embedded.SECTION: embedded.pack([(offset + 1, nested)])}
+        codec.decode_lossless(rebuilt(inner=nested_twice))
     with pytest.raises(ContainerError, match="embedded section"):
-        codec.decode_lossless(moved)
+        codec.decode_lossless(rebuilt(offset=offset + 1))
+    with pytest.raises(ContainerError, match="two embedded sections"):
+        codec.decode_lossless(sections | {embedded.LEGACY_SECTION: b"\x00"})
+
+
+def test_a_wrong_entry_is_caught_by_the_whole_files_digest(photo):
+    """An entry that decodes to other bytes of the right length (here a thumbnail whose
+    JFIF density differs) is refused by the original's digest before anything is written."""
+    parsed = container.read(api.compress(photo))
+    (offset, length, entry), = embedded.unpack(parsed.sections[embedded.SECTION])
+    inner = container.unpack_sections(entry)
+    header = bytearray(header_dict.header_bytes(inner, length))
+    header[header.index(b"JFIF\x00") + 8] ^= 1
+    inner["raw-d1"] = header_dict.compress(bytes(header))
+    swapped = embedded.pack([(offset, length, container.pack_sections(inner))])
+    damaged = dataclasses.replace(parsed, sections=parsed.sections | {embedded.SECTION: swapped})
+    with pytest.raises(ContainerError, match="SHA-256 mismatch"):
+        api.decompress(container.write(damaged))
 
 
 def test_mutated_nested_entries_never_decode_to_other_bytes(photo):
@@ -125,8 +162,7 @@ def test_a_second_image_after_eoi_is_coded_whole_with_its_own_thumbnail(
                             make_jpeg(width=96, height=64, seed=7, quality=90))
     data = make_jpeg(width=96, height=64, seed=5) + second
     sections = codec.encode_lossless(data)
-    lengths = [container.read(nested).original_length
-               for _, nested in embedded.unpack(sections[embedded.SECTION])]
+    lengths = [length for _, length, _ in embedded.unpack(sections[embedded.SECTION])]
     assert lengths == [len(second)]
     assert codec.decode_lossless(sections) == data
     assert api.decompress(api.compress(data)) == data

@@ -145,7 +145,7 @@ def _verified_output(job: Job, target: str, data: bytes) -> tuple[str, int] | No
     try:
         if parsed is None:
             mode = _compressed_from(job, output, data)
-        elif container.sha256(output) == parsed.original_sha256:
+        elif container.digest_matches(parsed.original_sha256, output):
             mode = parsed.mode.value
         else:
             raise OutputExists("it is not the original")
