@@ -8,8 +8,8 @@ coding of its requantized JPEG, plus a ``lossy`` section the api writes):
 - ``embedded-2`` (only where it pays): the JPEGs embedded in those bytes (EXIF thumbnails,
   an MPO's second image), each as the sections of a lossless .jrz, blanked in ``raw-d1``
   (embedded.py); files of formats 2 to 5 hold ``embedded``, each a nested .jrz;
-- ``scans``: the per-scan side information (pad bits, EOB-run resets, trailing ZRLs), zstd
-  where that is smaller (``container.pack_small``);
+- ``scans``: the per-scan side information (pad bits, EOB-run resets, trailing ZRLs), in
+  the smallest of zstd, sparse or plain (``container.pack_small``);
 - ``coefficients``: the quantized DCT coefficients, coded by the context model; where the
   side information has layout 2 (a scan cut, or low bits no scan codes), without the low bits
   that every scan leaves zero (``known_zero_bits``), as the model needs no step it knows.

@@ -282,7 +282,7 @@ def section_inside(rng: random.Random, data: bytes, donors: list[bytes]) -> byte
     try:  # bounded: an earlier mutation may have made the frame claim any size
         if name == "raw-d1":
             inner = header_dict.decompress(found[name], 1 << 24, name)
-        elif name == "scans":  # plain where zstd would not shrink it
+        elif name == "scans":  # zstd, sparse or plain
             inner = container.unpack_small(found[name], 1 << 24, name)
         else:
             inner = zstandard.ZstdDecompressor().stream_reader(found[name]).read(1 << 24)

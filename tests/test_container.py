@@ -316,17 +316,28 @@ def test_legacy_short_section_length_leaves_unexpected_bytes():
         container.read(reseal(short))
 
 
-def test_small_data_is_kept_plain_where_zstd_would_not_shrink_it():
+def test_small_data_takes_its_smallest_form():
+    """Side information: mostly zeros (sparse), dense (plain), or long (zstd)."""
     side = bytes.fromhex("01000000da6601000100000000000000000000001f")
-    assert container.pack_small(side) == side
-    assert container.unpack_small(side, 100, "scans") == side
-    repetitive = bytes(5000)
-    packed = container.pack_small(repetitive)
-    assert len(packed) < 100 and container.unpack_small(packed, 5000, "scans") == repetitive
-    looks_like_zstd = b"\x28\xb5\x2f\xfd" + bytes(3)
-    assert container.pack_small(looks_like_zstd) != looks_like_zstd
-    with pytest.raises(ContainerError, match="more than"):
-        container.unpack_small(side, 10, "scans")
+    sparse = container.pack_small(side)
+    assert sparse == b"\x01\x15" + bytes([0b01110001, 0b00000001, 0b00010000]) + \
+        bytes.fromhex("01da6601011f")
+    dense = bytes(range(1, 30))
+    repetitive = bytes(range(256)) * 20
+    for data, form, most in [(side, 1, 11), (dense, 0, 30), (repetitive, 0x28, 400), (b"", 0, 1)]:
+        packed = container.pack_small(data)
+        assert packed[0] == form and len(packed) <= most
+        assert container.unpack_small(packed, len(data), "scans") == data
+
+
+@pytest.mark.parametrize("damaged, message", [
+    (b"", "unknown form"), (b"\x02abc", "unknown form"), (b"\x00" + bytes(11), "more than"),
+    (b"\x01\x09\x71", "truncated"), (b"\x01\x80\x80\x80\x80\x01", "more than"),
+    (b"\x01\x02\x01\x05\x06", "bytes after"),
+])
+def test_damaged_small_data_is_refused(damaged, message):
+    with pytest.raises(ContainerError, match=message):
+        container.unpack_small(damaged, 10, "scans")
 
 
 def test_stored_payload_round_trip():
