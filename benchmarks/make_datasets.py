@@ -6,6 +6,8 @@ Sets (written to benchmarks/data/<set>/, git-ignored):
 - kodak-q95-444: baseline, 4:4:4
 - kodak-gray-q85: grayscale (Pillow's ITU-R 601 luma), baseline
 - kodak-progressive-q85: progressive (libjpeg's default scan script), 4:2:0
+- kodak-128-q75, kodak-64-q75: Kodak resized (Lanczos) to 128x128 and 64x64, q75 4:2:0:
+  thumbnail-sized files, where the container's framing weighs most
 - large: q90 4:2:0 upscales of Kodak photos (Lanczos), two of ~12 MP and one of ~24 MP.
   These are synthetic: much smoother than real camera files of that size.
 
@@ -38,6 +40,7 @@ class KodakSet:
     quality: int
     sampling: str | None  # "4:2:0", "4:4:4" or None for grayscale
     progressive: bool = False
+    side: int | None = None  # resized to side x side pixels (Lanczos); None: as they are
 
 
 KODAK_SETS: dict[str, KodakSet] = {
@@ -47,6 +50,8 @@ KODAK_SETS: dict[str, KodakSet] = {
     "kodak-q95-444": KodakSet(95, "4:4:4"),
     "kodak-gray-q85": KodakSet(85, None),
     "kodak-progressive-q85": KodakSet(85, "4:2:0", progressive=True),
+    "kodak-128-q75": KodakSet(75, "4:2:0", side=128),
+    "kodak-64-q75": KodakSet(75, "4:2:0", side=64),
 }
 
 # (source PNG, width, height): Lanczos upscales, all q90 4:2:0.
@@ -66,6 +71,8 @@ DESCRIPTIONS = {
     "kodak-q95-444": "Kodak, libjpeg 6b q95, baseline 4:4:4, standard Huffman tables.",
     "kodak-gray-q85": "Kodak converted to grayscale, libjpeg 6b q85, baseline.",
     "kodak-progressive-q85": "Kodak, libjpeg 6b q85, progressive (default scan script), 4:2:0.",
+    "kodak-128-q75": "Kodak resized to 128x128 (Lanczos), libjpeg 6b q75, baseline 4:2:0.",
+    "kodak-64-q75": "Kodak resized to 64x64 (Lanczos), libjpeg 6b q75, baseline 4:2:0.",
     "large": "**Synthetic** camera-sized files: Kodak photos upscaled with Lanczos (kodim05, "
              "kodim08 to 4240×2832 = 12 MP; kodim13 to 6000×4000 = 24 MP), libjpeg 6b q90 "
              "4:2:0. Far smoother than real camera files, so savings here overstate what real "
@@ -83,25 +90,30 @@ def write_jpeg(pixels: np.ndarray, path: Path, quality: int, sampling: str | Non
     im.write_spatial(str(path), qt=quality, flags=flags)
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    """A PNG as (H, W, 3) uint8 RGB."""
+def load_rgb(path: Path, side: int | None = None) -> np.ndarray:
+    """A PNG as (H, W, 3) uint8 RGB, resized to side x side if given."""
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        return np.asarray(_resized(im.convert("RGB"), side))
 
 
-def load_gray(path: Path) -> np.ndarray:
-    """A PNG as (H, W, 1) uint8 luma."""
+def load_gray(path: Path, side: int | None = None) -> np.ndarray:
+    """A PNG as (H, W, 1) uint8 luma, resized to side x side if given."""
     with Image.open(path) as im:
-        return np.asarray(im.convert("L"))[:, :, None]
+        return np.asarray(_resized(im.convert("L"), side))[:, :, None]
+
+
+def _resized(image: Image.Image, side: int | None) -> Image.Image:
+    return image if side is None else image.resize((side, side), Image.Resampling.LANCZOS)
 
 
 def build_kodak_set(name: str, spec: KodakSet, pngs: list[Path], out: Path) -> list[Path]:
     """Encode every Kodak PNG with the set's settings."""
     written = []
-    loader: Callable[[Path], np.ndarray] = load_gray if spec.sampling is None else load_rgb
+    loader: Callable[[Path, int | None], np.ndarray] = (
+        load_gray if spec.sampling is None else load_rgb)
     for png in pngs:
         dst = out / (png.stem + ".jpg")
-        write_jpeg(loader(png), dst, spec.quality, spec.sampling, spec.progressive)
+        write_jpeg(loader(png, spec.side), dst, spec.quality, spec.sampling, spec.progressive)
         written.append(dst)
     return written
 
