@@ -209,6 +209,11 @@ def main() -> int:
             f"{dt.date.today()}, {machine_line()}, load {load_average()}, "
             f"checkout {git_revision()}, {time.time() - started:.0f} s.\n"
             f"Command: `{command}`\n\n"
+            "Each file compressed by the api (checked by decoding). Format 5: the same sections "
+            "in the format 5 layout, and the api's choice then (stored when the model's .jrz "
+            "was no smaller than the file). Framing: the .jrz minus the coded bytes (the "
+            "coefficient stream, the side information as stored, the blocks inside each zstd "
+            "frame); for stored files, the .jrz minus zstd -19 of the file.\n\n"
             + "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
         )
         write_section(REPO_ROOT / "benchmarks" / "RESULTS.md", "framing", text)
