@@ -99,8 +99,9 @@ def legacy_sections(sections: dict[str, bytes]) -> int:
 
     total = 0
     for name, data in sections.items():
-        if name == "scans" and not is_zstd(data):
-            data = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+        if name == "scans" and not is_zstd(data):  # format 5 held a zstd frame of it
+            plain = container.unpack_small(data, len(data) * 8 + 64, "scans")
+            data = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(plain)
         if name == embedded.SECTION:
             name = embedded.LEGACY_SECTION
             entries = embedded.unpack(data)
