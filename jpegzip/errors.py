@@ -65,12 +65,6 @@ class BadOption(JpegzipError, ValueError):
     code = "bad-option"
 
 
-class LossyNotAvailable(JpegzipError, NotImplementedError):
-    """A rate below 1.0 asks for lossy mode, which this jpegzip cannot do yet."""
-
-    code = "lossy-not-available"
-
-
 class WorkerDied(JpegzipError):
     """A worker process died (killed, out of memory) while it held this file."""
 
