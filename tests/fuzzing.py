@@ -298,9 +298,7 @@ def _serve(memory: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    from jpegzip import api
-
-    api.warm_up()
+    _warm_up()
     answers.write(b"ready\n")
     answers.flush()
     frames = sys.stdin.buffer
@@ -310,6 +308,22 @@ def _serve(memory: int) -> None:
         outcome, detail = check("jpeg" if kind == b"j" else "jrz", data)
         answers.write(json.dumps({"outcome": outcome, "detail": detail}).encode() + b"\n")
         answers.flush()
+
+
+def _warm_up() -> None:
+    """Compile before the first case what a case may need: the codec (api.warm_up) and the
+    progressive scan kernels (a first compile of those inside a case can outlast the time
+    limit on a loaded machine, and would read as a hang)."""
+    import io
+
+    from PIL import Image
+
+    from jpegzip import api
+
+    api.warm_up()
+    progressive = io.BytesIO()
+    Image.new("RGB", (32, 32), (90, 140, 200)).save(progressive, "JPEG", progressive=True)
+    api.decompress(api.compress(progressive.getvalue(), device="cpu"))
 
 
 # --- campaigns -----------------------------------------------------------------------------
