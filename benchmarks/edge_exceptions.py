@@ -50,7 +50,7 @@ def _rows(results: Path) -> list[dict]:
             packed, result = api.compress_with_result(data)
             rows.append({"file": entry["file"], "bytes": len(data), "jpegzip": len(packed),
                          "lepton": lepton["out_bytes"], "mode": result.mode,
-                         "reason": result.reason or "",
+                         "reason": result.stored_reason or "",
                          "zstd": len(zstandard.ZstdCompressor(level=19).compress(data))})
     return rows
 
