@@ -126,8 +126,8 @@ Level = Annotated[
         "--level",
         "-l",
         metavar="[1|2|max]",
-        help="Compression level. 1: fastest, no network (Kodak q75 20.9 % smaller, camera "
-        "photos 23.3 %; 1.6-1.9x as fast as 2). 2 (default): the learned model (22.5 %, "
+        help="Compression level. 1: fastest, no network (Kodak q75 21.1 % smaller, camera "
+        "photos 23.3 %; 1.6-1.9x as fast as 2). 2 (default): the learned model (22.7 %, "
         "24.0 %). max: the highest level. Lepton: 19.4 %, 22.3 %, 10-16x faster. "
         "Decompression reads the level from the .jrz.",
     ),
