@@ -313,7 +313,7 @@ def _convert(
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
     if not quiet and api.kernels_cold():
         console.print("jpegzip: first run since install: compiling the codec for this "
-                      "machine (once, about half a minute)")
+                      "machine (once, about 20 seconds)")
     try:
         if STREAM in inputs or output == STREAM:
             stream = _Stream(compressing, inputs, output, recursive, force, keep, json_output)

@@ -128,7 +128,7 @@ Level = Annotated[
         metavar="[1|2|max]",
         help="Compression level. 1: fastest, no network (Kodak q75 21.1 % smaller, camera "
         "photos 23.3 %; 1.6-1.9x as fast as 2). 2 (default): the learned model (22.7 %, "
-        "24.0 %). max: the highest level. Lepton: 19.4 %, 22.3 %, 10-16x faster. "
+        "24.0 %). max: the highest level. Lepton: 19.4 %, 22.3 %, 6-13x faster to compress. "
         "Decompression reads the level from the .jrz.",
     ),
 ]
