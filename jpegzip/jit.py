@@ -3,10 +3,10 @@
 ``kernel`` compiles a loop over arrays its caller allocated: cached on disk, without the
 GIL (a large image's parts run on threads), and without numba's reference counting. With
 it, every helper inlined into a hot loop takes and drops a reference to each array it is
-given, two atomic instructions per array per iteration: measured on the adaptive coder
-(16 MP photo, level 1), they were about a third of its time (1.60 -> 1.07 s, the same
-bytes). A kernel therefore cannot allocate an array; numba refuses to compile one that
-tries.
+given, two atomic instructions per array per iteration: a third of the adaptive coder's
+time under perf, before (RESULTS.md `model-speed` has the effect on whole files; the bytes
+are the same). A kernel therefore cannot allocate an array; numba refuses to compile one
+that tries.
 """
 
 from __future__ import annotations
