@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import zstandard
 
+from . import varint
 from .errors import ContainerError, ModelNotAvailable
 
 MAGIC = b"\x89JRZ"
@@ -51,10 +52,9 @@ _TAG_LAST = 0x80  # ... the last section: no length, it runs to the CRC
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PLAIN, _SPARSE = b"\x00", b"\x01"  # pack_small's forms besides a zstd frame
 _MAX_SUFFIX = 32  # bytes of UTF-8
-_MAX_VARINT_BYTES = 9  # < 2^63
 # enough of a format 6 file's start to hold its header: preamble, kind, model, length,
 # digest, suffix
-SUFFIX_HEAD = 6 + 1 + 1 + MODEL_ID_LENGTH + _MAX_VARINT_BYTES + DIGEST_LENGTH + 1 + _MAX_SUFFIX
+SUFFIX_HEAD = 6 + 1 + 1 + MODEL_ID_LENGTH + varint.MAX_BYTES + DIGEST_LENGTH + 1 + _MAX_SUFFIX
 
 # Formats 1 to 5 (read only). Little-endian throughout.
 _PREAMBLE = struct.Struct("<4sH")  # magic, format version
@@ -108,7 +108,7 @@ def write(container: Container) -> bytes:
     parts = [_PREAMBLE.pack(MAGIC, FORMAT_VERSION), bytes([kind])]
     if container.mode is not Mode.STORED:
         parts.append(_model_reference(container.model_id))
-    parts += [varint(container.original_length), container.original_sha256[:DIGEST_LENGTH]]
+    parts += [varint.encode(container.original_length), container.original_sha256[:DIGEST_LENGTH]]
     if container.suffix is not None:
         suffix = container.suffix.encode()
         parts += [bytes([len(suffix)]), suffix]
@@ -165,16 +165,6 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def varint(value: int) -> bytes:
-    """``value`` as an unsigned LEB128 varint (seven bits a byte, low first)."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def pack_sections(sections: dict[str, bytes]) -> bytes:
     """Sections in the lean layout: per section a tag (its id, whether it is a zstd frame
     stored without the magic number, whether it is the last) and, but for the last, its
@@ -190,7 +180,7 @@ def pack_sections(sections: dict[str, bytes]) -> bytes:
         parts.append(bytes([tag | (_TAG_LAST if last else 0)]))
         if tag & _TAG_ID == _NAMED:
             parts += [bytes([len(name)]), name.encode("ascii")]
-        parts += [b"" if last else varint(len(payload)), payload]
+        parts += [b"" if last else varint.encode(len(payload)), payload]
     return b"".join(parts)
 
 
@@ -209,7 +199,7 @@ def pack_small(data: bytes) -> bytes:
 
     values = np.frombuffer(data, np.uint8)
     bitmap = np.packbits(values != 0, bitorder="little").tobytes()
-    sparse = b"".join([_SPARSE, varint(len(data)), bitmap, values[values != 0].tobytes()])
+    sparse = b"".join([_SPARSE, varint.encode(len(data)), bitmap, values[values != 0].tobytes()])
     forms = [_PLAIN + data, sparse, zstandard.ZstdCompressor(level=STORED_LEVEL).compress(data)]
     return min(forms, key=len)
 
@@ -360,13 +350,13 @@ class Cursor:
         return self.take(1, what)[0]
 
     def varint(self, what: str) -> int:
-        value = 0
-        for shift in range(0, 7 * _MAX_VARINT_BYTES, 7):
-            byte = self.byte(what)
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-        raise ContainerError(f"{what}: varint longer than {_MAX_VARINT_BYTES} bytes")
+        try:
+            value, self.offset = varint.decode(self.body, self.offset)
+        except IndexError:
+            raise _Truncated(f"truncated: {what} at byte {self.offset} runs past the end") from None
+        except ValueError as error:
+            raise ContainerError(f"{what}: {error}") from None
+        return value
 
 
 def _parse_lean(body: memoryview) -> Container:

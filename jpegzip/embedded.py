@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import struct
 
-from . import container
+from . import container, varint
 from .errors import ContainerError
 
 SECTION = "embedded-2"
@@ -74,8 +74,8 @@ def pack(entries: list[tuple[int, int, bytes]]) -> bytes:
         raise ValueError(f"at most {MOST} embedded JPEGs")
     out = [bytes([len(entries)])]
     for offset, length, sections in entries:
-        out += [container.varint(offset), container.varint(length),
-                container.varint(len(sections)), sections]
+        out += [varint.encode(offset), varint.encode(length),
+                varint.encode(len(sections)), sections]
     return b"".join(out)
 
 

@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .. import varint
 from ..errors import ContainerError
 from .adaptive import AdaptiveDecoder, AdaptiveEncoder, AdaptiveState
 from .parts import bands, split_planes
@@ -37,7 +38,6 @@ from .symbols import residuals_to_symbols
 STREAM_VERSION = 4  # one part
 PARTS_VERSION = 5  # several parts
 RETIRED_VERSIONS = (2, 3)
-_MAX_VARINT_BYTES = 10
 
 
 class ContextSession(Protocol):
@@ -94,8 +94,8 @@ def encode_planes(
     rest = _map(lambda spans: _encode_part(split_planes(planes, spans), quant_tables,
                                            sampling, model, state)[0], parts[1:], threads)
     coded = [first, *rest]
-    lengths = b"".join(_varint(len(part)) for part in coded[:-1])
-    return bytes([PARTS_VERSION]) + _varint(len(coded)) + lengths + b"".join(coded)
+    lengths = b"".join(varint.encode(len(part)) for part in coded[:-1])
+    return bytes([PARTS_VERSION]) + varint.encode(len(coded)) + lengths + b"".join(coded)
 
 
 def decode_planes(
@@ -183,27 +183,13 @@ def _map(function, items: list, threads: int) -> list:
         return list(pool.map(function, items))
 
 
-def _varint(value: int) -> bytes:
-    """LEB128: seven bits a byte, low first, the high bit set on all but the last."""
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def _read_varint(data: bytes, at: int) -> tuple[int, int]:
-    value = 0
-    for shift in range(_MAX_VARINT_BYTES):
-        if at >= len(data):
-            raise ContainerError("coefficient stream: truncated part table")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << (7 * shift)
-        if not byte & 0x80:
-            return value, at
-    raise ContainerError("coefficient stream: a part length is too long")
+    try:
+        return varint.decode(data, at)
+    except IndexError:
+        raise ContainerError("coefficient stream: truncated part table") from None
+    except ValueError:
+        raise ContainerError("coefficient stream: a part length is too long") from None
 
 
 def _split_parts(data: bytes, expected: int) -> list[bytes]:
